@@ -1,0 +1,233 @@
+"""Every error atoma-sdk raises, under one base: :class:`AtomaError`.
+
+HTTP failures are :class:`APIError` (also importable as ``atoma_sdk.models.APIError``) or one of its
+per-status subclasses. Messages carry what the *server* said and never plaintext, keys or tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AtomaError",
+    "AttestationError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfidentialError",
+    "IntegrityError",
+    "InternalServerError",
+    "KeyMismatchError",
+    "LockedError",
+    "NonceReuseError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "ServiceUnavailableError",
+    "SignatureError",
+    "StreamTruncatedError",
+    "TooEarlyError",
+    "UnprocessableEntityError",
+    "error_for_status",
+]
+
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-atoma-request-id")
+_MAX_BODY_IN_MESSAGE = 500
+
+
+class AtomaError(Exception):
+    """Base of every exception raised by atoma-sdk."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class APIError(AtomaError):
+    """The server answered with a 4XX or 5XX status (or sent an error event in a stream).
+
+    ``status_code``, ``headers``, ``body`` (the parsed JSON body when it was JSON, else the text),
+    ``raw_response`` and ``request_id`` describe the answer.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        raw_response: httpx.Response | None = None,
+        body: Any = None,
+        *,
+        status_code: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.raw_response = raw_response
+        self.body = body
+        self.status_code = status_code if status_code is not None else (
+            raw_response.status_code if raw_response is not None else 0
+        )
+        self.headers: Mapping[str, str] = (
+            headers if headers is not None else (raw_response.headers if raw_response is not None else {})
+        )
+        self.request_id = next(
+            (self.headers[h] for h in _REQUEST_ID_HEADERS if h in self.headers), None
+        )
+
+    @property
+    def code(self) -> str | None:
+        """The server's error code (e.g. ``UNAVAILABLE_STACK``) when its body had one."""
+        if isinstance(self.body, Mapping):
+            error = self.body.get("error")
+            if isinstance(error, Mapping) and isinstance(error.get("code"), str):
+                return str(error["code"])
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
+
+
+class BadRequestError(APIError):
+    """400: the server rejected the request."""
+
+
+class AuthenticationError(APIError):
+    """401: the bearer token is missing or unknown."""
+
+
+class PaymentRequiredError(APIError):
+    """402: the account's balance is insufficient."""
+
+
+class NotFoundError(APIError):
+    """404: no such resource."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: the request body did not match what the server expects."""
+
+
+class LockedError(APIError):
+    """423: the node or stack is locked."""
+
+
+class TooEarlyError(APIError):
+    """425: no valid lock for the stack (the lock expired or was consumed)."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests (the proxy also answers 429 when it cannot reach the node)."""
+
+
+class InternalServerError(APIError):
+    """500 and other 5XX statuses without a more specific class."""
+
+
+class ServiceUnavailableError(APIError):
+    """503: no node can serve the request right now."""
+
+
+class APIConnectionError(AtomaError):
+    """The request could not be sent or its answer could not be read (connection refused, reset, ...)."""
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, read or overall timeout, or a stream that sent no event for its idle timeout."""
+
+
+class ResponseValidationError(AtomaError):
+    """A 2XX answer whose body does not match its schema."""
+
+    def __init__(self, message: str, raw_response: httpx.Response | None = None) -> None:
+        super().__init__(message)
+        self.raw_response = raw_response
+        self.status_code = raw_response.status_code if raw_response is not None else 0
+
+
+class ConfidentialError(AtomaError):
+    """A confidential answer failed verification; nothing unverified is returned."""
+
+
+class IntegrityError(ConfidentialError):
+    """A response failed decryption, its hash, or a consistency check (splicing, reflection, schema)."""
+
+
+class SignatureError(ConfidentialError):
+    """A response's node signature is missing, invalid, or from a signer that is not pinned."""
+
+
+class StreamTruncatedError(ConfidentialError):
+    """A confidential stream ended before every choice finished and the usage chunk arrived."""
+
+
+class NonceReuseError(ConfidentialError):
+    """Two chunks of one stream were encrypted under the same nonce and the policy says raise."""
+
+
+class KeyMismatchError(ConfidentialError):
+    """The node's key is not the one that was expected (rotation or substitution)."""
+
+
+class AttestationError(ConfidentialError):
+    """The node's attestation evidence did not verify; ``reason`` is a short machine-readable code."""
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    404: NotFoundError,
+    422: UnprocessableEntityError,
+    423: LockedError,
+    425: TooEarlyError,
+    429: RateLimitError,
+    503: ServiceUnavailableError,
+}
+
+
+def _parse_body(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return content.decode("utf-8", "replace")
+
+
+def _describe(status: int, body: Any) -> str:
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            parts = [str(error[k]) for k in ("code", "message") if error.get(k) is not None]
+            if parts:
+                return f"Status {status}: " + ": ".join(parts)
+        if isinstance(error, str):
+            return f"Status {status}: {error}"
+    text = body if isinstance(body, str) else json.dumps(body)
+    text = text.strip()
+    if len(text) > _MAX_BODY_IN_MESSAGE:
+        text = text[:_MAX_BODY_IN_MESSAGE] + "..."
+    return f"Status {status}" + (f": {text}" if text else "")
+
+
+def error_for_status(
+    status_code: int,
+    content: bytes,
+    raw_response: httpx.Response | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> APIError:
+    """Build the typed :class:`APIError` for an error status and its body bytes."""
+    body = _parse_body(content) if content else None
+    cls = _BY_STATUS.get(status_code) or (InternalServerError if status_code >= 500 else APIError)
+    return cls(_describe(status_code, body), raw_response, body, status_code=status_code, headers=headers)

@@ -1,0 +1,60 @@
+"""The sentinel for "not given" and the base class of every generated model.
+
+Speakeasy semantics: an optional field left ``UNSET`` is omitted from the JSON body; a *nullable*
+field explicitly set to ``None`` is sent as ``null``; a non-nullable optional field set to ``None``
+is omitted too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Final, TypeAlias, TypeVar, Union
+
+import pydantic
+from pydantic_core import core_schema
+
+T = TypeVar("T")
+
+
+class Unset:
+    """Type of :data:`UNSET`: a value the caller did not give."""
+
+    _instance: ClassVar[Unset | None] = None
+
+    def __new__(cls) -> Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> core_schema.CoreSchema:
+        return core_schema.is_instance_schema(cls)
+
+
+UNSET: Final = Unset()
+UNSET_SENTINEL: Final = "~?~unset~?~sentinel~?~"
+
+Nullable: TypeAlias = Union[T, None]
+OptionalNullable: TypeAlias = Union[T, None, Unset]
+
+
+class BaseModel(pydantic.BaseModel):
+    """Base of generated models: populated by name, extra keys kept (servers add fields), no input in errors."""
+
+    model_config = pydantic.ConfigDict(
+        populate_by_name=True,
+        arbitrary_types_allowed=True,
+        protected_namespaces=(),
+        extra="allow",
+        hide_input_in_errors=True,
+    )
+    #: Names of fields whose ``None`` is sent as ``null`` (set by the generator).
+    __nullable_fields__: ClassVar[frozenset[str]] = frozenset()
