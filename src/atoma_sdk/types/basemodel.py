@@ -7,10 +7,13 @@ is omitted too.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final, TypeAlias, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeAlias, TypeVar, Union
 
 import pydantic
 from pydantic_core import core_schema
+
+if TYPE_CHECKING:
+    from ..confidential.receipt import Receipt
 
 T = TypeVar("T")
 
@@ -58,3 +61,10 @@ class BaseModel(pydantic.BaseModel):
     )
     #: Names of fields whose ``None`` is sent as ``null`` (set by the generator).
     __nullable_fields__: ClassVar[frozenset[str]] = frozenset()
+    _atoma_receipt: Any = pydantic.PrivateAttr(default=None)
+
+    @property
+    def receipt(self) -> Receipt | None:
+        """The verification receipt of a confidential call's result (None on other models)."""
+        receipt: Receipt | None = self._atoma_receipt
+        return receipt
