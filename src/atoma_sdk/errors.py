@@ -30,6 +30,7 @@ __all__ = [
     "NotFoundError",
     "PaymentRequiredError",
     "RateLimitError",
+    "RequestValidationError",
     "ResponseValidationError",
     "ServiceUnavailableError",
     "SignatureError",
@@ -142,6 +143,13 @@ class APIConnectionError(AtomaError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read or overall timeout, or a stream that sent no event for its idle timeout."""
+
+
+class RequestValidationError(AtomaError, ValueError):
+    """The caller's arguments do not match the request schema (or an SDK option is invalid).
+
+    The message lists field locations and error types only, never the values given.
+    """
 
 
 class ResponseValidationError(AtomaError):

@@ -1,0 +1,122 @@
+"""The httpx clients of one SDK instance: created lazily, shared, and closed only if the SDK owns them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+import httpx
+
+from .config import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
+
+__all__ = ["ClientPool", "default_timeout", "request_timeout"]
+
+# Close tasks scheduled from sync code must stay referenced until they finish.
+_PENDING: set[asyncio.Task[None]] = set()
+
+
+def default_timeout() -> httpx.Timeout:
+    """Timeouts of SDK-owned clients: 5 s to connect, 600 s for every other phase."""
+    return httpx.Timeout(DEFAULT_TIMEOUT_S, connect=DEFAULT_CONNECT_TIMEOUT_S)
+
+
+def request_timeout(
+    client_timeout: httpx.Timeout,
+    timeout_ms: int | None,
+    *,
+    stream: bool,
+    idle_timeout_s: float,
+) -> httpx.Timeout:
+    """The timeout of one attempt.
+
+    ``timeout_ms`` (from the call or the SDK) bounds every phase; otherwise the client's own timeouts apply.
+    Streams read with at most the idle timeout, so a silent server fails instead of hanging.
+    """
+    base = httpx.Timeout(timeout_ms / 1000.0) if timeout_ms is not None else client_timeout
+    if not stream:
+        return base
+    read = idle_timeout_s if base.read is None else min(base.read, idle_timeout_s)
+    if timeout_ms is not None:
+        read = idle_timeout_s
+    return httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
+
+
+class ClientPool:
+    """One sync and one async httpx client per SDK, created on first use (thread-safe).
+
+    Clients passed by the user are used as they are and never closed here.
+    """
+
+    def __init__(
+        self, client: httpx.Client | None = None, async_client: httpx.AsyncClient | None = None
+    ) -> None:
+        self._lock = threading.Lock()
+        self._client = client
+        self._async_client = async_client
+        self.owns_client = client is None
+        self.owns_async_client = async_client is None
+
+    def sync(self) -> httpx.Client:
+        """The sync client (created on first use when the SDK owns it)."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(timeout=default_timeout())
+                client = self._client
+        return client
+
+    def async_(self) -> httpx.AsyncClient:
+        """The async client (created on first use when the SDK owns it)."""
+        client = self._async_client
+        if client is None:
+            with self._lock:
+                if self._async_client is None:
+                    self._async_client = httpx.AsyncClient(timeout=default_timeout())
+                client = self._async_client
+        return client
+
+    def _take_owned(self) -> tuple[httpx.Client | None, httpx.AsyncClient | None]:
+        with self._lock:
+            client = self._client if self.owns_client else None
+            async_client = self._async_client if self.owns_async_client else None
+            if self.owns_client:
+                self._client = None
+            if self.owns_async_client:
+                self._async_client = None
+        return client, async_client
+
+    def close(self) -> None:
+        """Close the SDK-owned clients (the async one best-effort); a later call creates fresh ones."""
+        client, async_client = self._take_owned()
+        if client is not None:
+            client.close()
+        if async_client is not None:
+            _close_async_from_sync(async_client.aclose())
+
+    async def aclose(self) -> None:
+        """Close the SDK-owned clients."""
+        client, async_client = self._take_owned()
+        if client is not None:
+            client.close()
+        if async_client is not None:
+            await async_client.aclose()
+
+
+def _close_async_from_sync(closing: Coroutine[Any, Any, None]) -> None:
+    """Run an async close from sync code: as a task on the running loop, else on a private loop."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        task = loop.create_task(closing)
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
+        return
+    # Connections bound to a loop that is gone cannot be closed gracefully; dropping them is all we can do.
+    with contextlib.suppress(Exception):
+        asyncio.run(closing)

@@ -1,0 +1,294 @@
+"""The call engine: build a request, send it with hooks and retries, map failures, parse the answer.
+
+Every decision (headers, timeouts, what a failure means, whether and when to retry) is made by plain methods
+shared by the sync and async paths; :meth:`Runtime.send` and :meth:`Runtime.send_async` only do the I/O.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+import pydantic
+
+from .. import errors
+from ..types import UNSET
+from .clients import ClientPool, request_timeout
+from .config import SDKConfig
+from .hooks import HookContext, Hooks
+from .logs import RequestLog, resolve_logger
+from .operation import Operation, RequestOptions
+from .retrying import RetryState
+from .serde import decode_response, describe_validation_error, encode_request, parse_json
+
+if TYPE_CHECKING:
+    from .eventstream import EventStream, EventStreamAsync
+    from .sse import ServerSentEvent
+
+__all__ = ["Runtime", "map_transport_error"]
+
+T = TypeVar("T")
+
+_NO_OPTIONS = RequestOptions()
+
+
+def map_transport_error(exc: httpx.TransportError) -> errors.APIConnectionError:
+    """The typed SDK error for an httpx transport failure (the message names only the failure kind)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return errors.APITimeoutError(f"request timed out ({type(exc).__name__})")
+    return errors.APIConnectionError(f"connection failed ({type(exc).__name__})")
+
+
+class Runtime:
+    """Sends the operations of one SDK instance (one per ``AtomaSDK``; safe to share between threads).
+
+    ``clock``, ``wall_clock``, ``rng``, ``sleep`` and ``async_sleep`` feed every :class:`RetryState` this
+    runtime creates; tests replace them to run retries without waiting.
+    """
+
+    def __init__(
+        self, config: SDKConfig, clients: ClientPool | None = None, hooks: Hooks | None = None
+    ) -> None:
+        self.config = config
+        self.clients = clients if clients is not None else ClientPool()
+        self.hooks = hooks if hooks is not None else Hooks()
+        self.log = RequestLog(resolve_logger(config.debug_logger))
+        self.clock: Callable[[], float] = time.monotonic
+        self.wall_clock: Callable[[], float] = time.time
+        self.rng: Callable[[], float] = random.random
+        self.sleep: Callable[[float], None] = time.sleep
+        self.async_sleep: Callable[[float], Awaitable[None]] | None = None
+
+    # -- public API ------------------------------------------------------------------------------------------
+
+    def call(self, op: Operation[T], params: Mapping[str, Any], options: RequestOptions = _NO_OPTIONS) -> T:
+        """Send a JSON operation and return its parsed response model."""
+        body = encode_request(op.request, params, options.extra_body)
+        response = self.send(op, body, options)
+        result: T = decode_response(op.response, response.content, response)
+        return result
+
+    async def call_async(
+        self, op: Operation[T], params: Mapping[str, Any], options: RequestOptions = _NO_OPTIONS
+    ) -> T:
+        """Async :meth:`call`."""
+        body = encode_request(op.request, params, options.extra_body)
+        response = await self.send_async(op, body, options)
+        result: T = decode_response(op.response, response.content, response)
+        return result
+
+    def stream(
+        self, op: Operation[T], params: Mapping[str, Any], options: RequestOptions = _NO_OPTIONS
+    ) -> EventStream[T]:
+        """Open an SSE operation (retrying only while opening) and return its event stream."""
+        from .eventstream import EventStream
+
+        body = encode_request(op.request, params, options.extra_body)
+        response = self.send(op, body, options, stream=True)
+        decode = self._decoder(op, response)
+        return EventStream[T](
+            response, decode, sentinel=op.sentinel,
+            idle_timeout=self.config.stream_idle_timeout_s,
+        )
+
+    async def stream_async(
+        self, op: Operation[T], params: Mapping[str, Any], options: RequestOptions = _NO_OPTIONS
+    ) -> EventStreamAsync[T]:
+        """Async :meth:`stream`."""
+        from .eventstream import EventStreamAsync
+
+        body = encode_request(op.request, params, options.extra_body)
+        response = await self.send_async(op, body, options, stream=True)
+        decode = self._decoder(op, response)
+        return EventStreamAsync[T](
+            response, decode, sentinel=op.sentinel,
+            idle_timeout=self.config.stream_idle_timeout_s,
+        )
+
+    def confidential(
+        self,
+        op: Operation[Any],
+        params: Mapping[str, Any],
+        options: RequestOptions = _NO_OPTIONS,
+        *,
+        stream: bool,
+        is_async: bool,
+    ) -> Any:
+        """The seam to the confidential flow: ``atoma_sdk.confidential.seam.run(...)`` (imported lazily)."""
+        seam = importlib.import_module("atoma_sdk.confidential.seam")
+        return seam.run(self, op, params, options, stream=stream, is_async=is_async)
+
+    def retry_state(self, op: Operation[Any], options: RequestOptions = _NO_OPTIONS) -> RetryState:
+        """A fresh retry state for one logical call (per-call ``retries`` override the SDK's)."""
+        config = self.config.retry_config if options.retries is UNSET else options.retries
+        return RetryState(
+            config,  # type: ignore[arg-type]
+            op.retry_rule,
+            clock=self.clock,
+            wall_clock=self.wall_clock,
+            rng=self.rng,
+            sleep=self.sleep,
+            async_sleep=self.async_sleep,
+        )
+
+    def send(
+        self,
+        op: Operation[Any],
+        body: bytes | None,
+        options: RequestOptions = _NO_OPTIONS,
+        *,
+        stream: bool = False,
+        retry: bool = True,
+    ) -> httpx.Response:
+        """Send ``body`` with hooks (and retries if ``retry``); return a 2XX response or raise a typed error.
+
+        With ``stream=True`` the 2XX response is returned unread (the caller must close it).
+        """
+        client = self.clients.sync()
+        state = self.retry_state(op, options) if retry else self._no_retry(op)
+        while True:
+            ctx, request = self._prepare(client, op, body, options, stream=stream, state=state)
+            started = self.clock()
+            try:
+                response = client.send(request, stream=stream)
+                if stream and response.status_code >= 400:
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
+            except httpx.TransportError as exc:
+                delay = self._after_exception(ctx, state, exc, started)
+            else:
+                success, delay = self._after_response(ctx, state, response, started)
+                if success is not None:
+                    return success
+            state.sleep(delay)
+
+    async def send_async(
+        self,
+        op: Operation[Any],
+        body: bytes | None,
+        options: RequestOptions = _NO_OPTIONS,
+        *,
+        stream: bool = False,
+        retry: bool = True,
+    ) -> httpx.Response:
+        """Async :meth:`send`."""
+        client = self.clients.async_()
+        state = self.retry_state(op, options) if retry else self._no_retry(op)
+        while True:
+            ctx, request = self._prepare(client, op, body, options, stream=stream, state=state)
+            started = self.clock()
+            try:
+                response = await client.send(request, stream=stream)
+                if stream and response.status_code >= 400:
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+            except httpx.TransportError as exc:
+                delay = self._after_exception(ctx, state, exc, started)
+            else:
+                success, delay = self._after_response(ctx, state, response, started)
+                if success is not None:
+                    return success
+            await state.async_sleep(delay)
+
+    # -- shared decisions ------------------------------------------------------------------------------------
+
+    def _no_retry(self, op: Operation[Any]) -> RetryState:
+        return RetryState(None, op.retry_rule, clock=self.clock)
+
+    def _prepare(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        op: Operation[Any],
+        body: bytes | None,
+        options: RequestOptions,
+        *,
+        stream: bool,
+        state: RetryState,
+    ) -> tuple[HookContext, httpx.Request]:
+        """Build the request of one attempt and run the before-request hooks on it."""
+        base_url = options.server_url.rstrip("/") if options.server_url else self.config.server_url
+        ctx = HookContext(op.operation_id, base_url, state.attempt, op.method, op.path)
+        timeout_ms = options.timeout_ms if options.timeout_ms is not None else self.config.timeout_ms
+        timeout = request_timeout(
+            client.timeout, timeout_ms, stream=stream, idle_timeout_s=self.config.stream_idle_timeout_s
+        )
+        request = client.build_request(
+            op.method, base_url + op.path, content=body, headers=self._headers(op, body, options, stream),
+            timeout=timeout,
+        )
+        return ctx, self.hooks.before_request(ctx, request)
+
+    def _headers(
+        self, op: Operation[Any], body: bytes | None, options: RequestOptions, stream: bool
+    ) -> dict[str, str]:
+        headers = {
+            "User-Agent": self.config.user_agent,
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if op.security:
+            token = self.config.token()
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+        if options.http_headers:
+            headers.update(options.http_headers)
+        return headers
+
+    def _after_response(
+        self, ctx: HookContext, state: RetryState, response: httpx.Response, started: float
+    ) -> tuple[httpx.Response | None, float]:
+        """``(response, 0)`` on success, ``(None, delay)`` to retry; raises the final typed error."""
+        self.log.response(ctx.method, ctx.path, response.status_code, ctx.attempt, self.clock() - started)
+        if response.status_code < 400:
+            return self.hooks.after_success(ctx, response), 0.0
+        hooked, error = self.hooks.after_error(ctx, response, None)
+        if error is None:
+            if hooked is not None and hooked.status_code < 400:
+                return hooked, 0.0
+            final = hooked if hooked is not None else response
+            error = errors.error_for_status(final.status_code, final.content, final, final.headers)
+        delay = state.delay_for_exception(error)
+        if delay is None:
+            raise error
+        self.log.retry(ctx.method, ctx.path, state.attempt, delay)
+        return None, delay
+
+    def _after_exception(
+        self, ctx: HookContext, state: RetryState, exc: httpx.TransportError, started: float
+    ) -> float:
+        """The delay before the next attempt after a transport failure; raises the final typed error."""
+        self.log.failure(ctx.method, ctx.path, exc, ctx.attempt, self.clock() - started)
+        _, error = self.hooks.after_error(ctx, None, exc)
+        error = error if error is not None else exc
+        delay = state.delay_for_exception(error)
+        if delay is None:
+            if isinstance(error, httpx.TransportError):
+                raise map_transport_error(error) from error
+            raise error
+        self.log.retry(ctx.method, ctx.path, state.attempt, delay)
+        return delay
+
+    def _decoder(self, op: Operation[Any], response: httpx.Response) -> Callable[[ServerSentEvent], Any]:
+        """Turn one SSE event into a stream item (None skips it). Error events are the stream's business."""
+        name = op.response
+
+        def decode(event: ServerSentEvent) -> Any:
+            data = event.data
+            if not data or name is None:
+                return None
+            try:
+                return parse_json(name, data)
+            except pydantic.ValidationError as exc:
+                message = f"stream event does not match {name}: {describe_validation_error(exc)}"
+                raise errors.ResponseValidationError(message, response) from None
+
+        return decode

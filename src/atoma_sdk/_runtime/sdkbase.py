@@ -1,0 +1,101 @@
+"""The base of the generated ``AtomaSDK``: settings, runtime, client lifecycle and context managers."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from ..types import UNSET, OptionalNullable
+from ..utils.retries import RetryConfig
+from .clients import ClientPool
+from .config import SDKConfig
+from .core import Runtime
+from .hooks import Hooks
+
+__all__ = ["SDKBase"]
+
+_S = TypeVar("_S", bound="SDKBase")
+
+
+class SDKBase:
+    """Holds one :class:`~atoma_sdk._runtime.core.Runtime` and the httpx clients it sends with.
+
+    Clients passed in are used as they are and never closed by the SDK. Clients the SDK creates (lazily, one
+    shared pool per instance) are closed by :meth:`close` / :meth:`aclose`, on leaving a ``with`` /
+    ``async with`` block, or when the SDK is garbage-collected.
+    """
+
+    def __init__(  # noqa: PLR0917 (Speakeasy-compatible positional signature)
+        self,
+        bearer_auth: str | Callable[[], str] | None = None,
+        server_url: str | None = None,
+        server_idx: int | None = None,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+        retry_config: OptionalNullable[RetryConfig] = UNSET,
+        timeout_ms: int | None = None,
+        debug_logger: logging.Logger | None = None,
+        hooks: Iterable[object] | None = None,
+        stream_idle_timeout_ms: int | None = None,
+        verification: Any = None,
+    ) -> None:
+        config = SDKConfig.build(
+            bearer_auth=bearer_auth,
+            server_url=server_url,
+            server_idx=server_idx,
+            retry_config=retry_config,
+            timeout_ms=timeout_ms,
+            stream_idle_timeout_ms=stream_idle_timeout_ms,
+            debug_logger=debug_logger,
+            verification=verification,
+        )
+        registry = Hooks(hooks or ())
+        config.server_url, client = registry.sdk_init(config.server_url, client)
+        config.server_url = config.server_url.rstrip("/")
+        pool = ClientPool(client, async_client)
+        self._runtime = Runtime(config, pool, registry)
+        self._finalizer = weakref.finalize(self, pool.close)
+
+    @property
+    def hooks(self) -> Hooks:
+        """The hook registry (``sdk.hooks.register_before_request_hook(...)`` and friends)."""
+        return self._runtime.hooks
+
+    @property
+    def sdk_configuration(self) -> SDKConfig:
+        """The resolved settings (Speakeasy name)."""
+        return self._runtime.config
+
+    def close(self) -> None:
+        """Close the clients the SDK created (user-supplied clients stay open)."""
+        self._runtime.clients.close()
+
+    async def aclose(self) -> None:
+        """Close the clients the SDK created (user-supplied clients stay open)."""
+        await self._runtime.clients.aclose()
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self: _S) -> _S:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        config = self._runtime.config
+        auth = "<redacted>" if config.bearer_auth else "None"
+        return f"{type(self).__name__}(server_url={config.server_url!r}, bearer_auth={auth})"

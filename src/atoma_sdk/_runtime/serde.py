@@ -1,0 +1,171 @@
+"""Request bodies and response parsing with the generated models, looked up by name and cached.
+
+No model class is ever built per call: names resolve lazily from ``atoma_sdk.models`` (or the resolver set
+with :func:`set_resolver`) and are cached. Validation errors become typed SDK errors that list field
+locations and error types only, never input values.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pydantic
+import pydantic_core
+
+from .. import errors
+from ..types import Unset
+
+__all__ = [
+    "decode_response",
+    "describe_validation_error",
+    "encode_request",
+    "parse_json",
+    "resolve",
+    "set_resolver",
+]
+
+Resolver = Callable[[str], Any]
+
+
+
+class _Registry:
+    """Resolved models by name, and the resolver that finds them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cache: dict[str, Any] = {}
+        self.resolver: Resolver | None = None
+
+
+_registry = _Registry()
+
+
+def _default_resolver(name: str) -> Any:
+    return getattr(importlib.import_module("atoma_sdk.models"), name)
+
+
+def set_resolver(resolver: Resolver | None) -> None:
+    """Resolve model names with ``resolver`` (None: ``atoma_sdk.models``); clears the cache. For tests."""
+    with _registry.lock:
+        _registry.resolver = resolver
+        _registry.cache.clear()
+
+
+def resolve(name: str) -> Any:
+    """The model (or type) called ``name``, cached; a pydantic model class or a cached ``TypeAdapter``."""
+    cache = _registry.cache
+    try:
+        return cache[name]
+    except KeyError:
+        pass
+    with _registry.lock:
+        if name not in cache:
+            target = (_registry.resolver or _default_resolver)(name)
+            is_model = isinstance(target, type) and issubclass(target, pydantic.BaseModel)
+            cache[name] = target if is_model else pydantic.TypeAdapter(target)
+        return cache[name]
+
+
+def describe_validation_error(exc: pydantic.ValidationError, *, limit: int = 10) -> str:
+    """``loc: type`` for each error (no input values, no messages that could quote them)."""
+    items = exc.errors(include_url=False, include_input=False, include_context=False)
+    parts = [_loc(item["loc"]) + ": " + item["type"] for item in items[:limit]]
+    if len(items) > limit:
+        parts.append(f"... ({len(items) - limit} more)")
+    return "; ".join(parts)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "<body>"
+
+
+def _strip_unset(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _strip_unset(v) for k, v in value.items() if not isinstance(v, Unset)}
+    if isinstance(value, list | tuple):
+        return [_strip_unset(v) for v in value if not isinstance(v, Unset)]
+    return value
+
+
+def _drop_non_nullable_none(model: pydantic.BaseModel, data: Any) -> None:
+    """Remove ``None`` values of fields not in ``__nullable_fields__``, recursively, from ``model``'s dump."""
+    if not isinstance(data, dict):
+        return
+    cls = type(model)
+    nullable: frozenset[str] = getattr(cls, "__nullable_fields__", frozenset())
+    for name, field in cls.model_fields.items():
+        key = field.serialization_alias or field.alias or name
+        if key not in data:
+            continue
+        value = getattr(model, name, None)
+        if value is None:
+            if name not in nullable and key not in nullable:
+                del data[key]
+        else:
+            _walk(value, data[key])
+
+
+def _walk(value: Any, data: Any) -> None:
+    if isinstance(value, pydantic.BaseModel):
+        _drop_non_nullable_none(value, data)
+    elif isinstance(value, list | tuple) and isinstance(data, list) and len(value) == len(data):
+        for item, dumped in zip(value, data, strict=True):
+            _walk(item, dumped)
+    elif isinstance(value, Mapping) and isinstance(data, dict):
+        for k, item in value.items():
+            if k in data:
+                _walk(item, data[k])
+
+
+def encode_request(
+    model_name: str | None, params: Mapping[str, Any], extra_body: Mapping[str, Any] | None = None
+) -> bytes | None:
+    """The compact UTF-8 JSON body for ``params`` validated with the request model (None: no body)."""
+    if model_name is None:
+        if not extra_body:
+            return None
+        data: dict[str, Any] = {}
+    else:
+        model = resolve(model_name)
+        try:
+            if isinstance(model, pydantic.TypeAdapter):
+                value = model.validate_python(_strip_unset(params))
+                data = model.dump_python(value, mode="json", by_alias=True, exclude_unset=True)
+            else:
+                instance = model.model_validate(_strip_unset(params))
+                data = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                _drop_non_nullable_none(instance, data)
+        except pydantic.ValidationError as exc:
+            message = f"invalid request for {model_name}: {describe_validation_error(exc)}"
+            raise errors.RequestValidationError(message) from None
+        except pydantic_core.PydanticSerializationError:
+            raise errors.RequestValidationError(f"request for {model_name} cannot be serialised") from None
+    if extra_body:
+        data.update(extra_body)
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError):
+        raise errors.RequestValidationError("request body (extra_body) is not JSON-serialisable") from None
+
+
+def parse_json(model_name: str, content: bytes | str) -> Any:
+    """Validate JSON ``content`` with the model ``model_name`` (raises pydantic.ValidationError)."""
+    model = resolve(model_name)
+    if isinstance(model, pydantic.TypeAdapter):
+        return model.validate_json(content)
+    return model.model_validate_json(content)
+
+
+def decode_response(model_name: str | None, content: bytes, raw_response: Any = None) -> Any:
+    """The response model parsed from a 2XX body; ResponseValidationError if it does not match."""
+    if model_name is None:
+        return None
+    try:
+        return parse_json(model_name, content)
+    except pydantic.ValidationError as exc:
+        message = f"response does not match {model_name}: {describe_validation_error(exc)}"
+        raise errors.ResponseValidationError(message, raw_response) from None

@@ -1,0 +1,50 @@
+"""Retry configuration (Speakeasy-compatible; every duration is in milliseconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_RETRY_CONFIG", "BackoffStrategy", "RetryConfig"]
+
+
+@dataclass(frozen=True)
+class BackoffStrategy:
+    """Exponential backoff: ``initial_interval * exponent ** n`` (capped at ``max_interval``), with jitter.
+
+    No retry starts once ``max_elapsed_time`` would be exceeded (counted from the first attempt).
+    """
+
+    initial_interval: int
+    max_interval: int
+    exponent: float
+    max_elapsed_time: int
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """When and how to retry. ``strategy`` is ``"backoff"`` (retry) or ``"none"`` (any other value: never).
+
+    ``backoff`` None means the default backoff (500 ms doubling up to 8 s, within 30 s).
+
+    ``retry_connection_errors`` also retries transport failures and timeouts; ``max_attempts`` (counting the
+    first attempt) bounds the number of tries on top of ``backoff.max_elapsed_time``.
+    """
+
+    strategy: str
+    backoff: BackoffStrategy | None = None
+    retry_connection_errors: bool = True
+    max_attempts: int | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this configuration retries at all."""
+        return self.strategy == "backoff" and (self.max_attempts is None or self.max_attempts > 1)
+
+
+#: Used when neither the SDK nor the call says otherwise: 3 attempts within about 30 seconds.
+DEFAULT_RETRY_CONFIG = RetryConfig(
+    "backoff",
+    BackoffStrategy(initial_interval=500, max_interval=8_000, exponent=2.0, max_elapsed_time=30_000),
+    retry_connection_errors=True,
+    max_attempts=3,
+)
