@@ -1,0 +1,64 @@
+"""How strictly a confidential answer is verified (SDK-wide, or per call with ``verification=``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from .sui import ALL_SCHEMES
+
+NonceReuse = Literal["warn", "raise", "ignore", "buffer"]
+Attestation = Literal["enforce", "warn", "off"]
+
+__all__ = ["Attestation", "ConfidentialityWarning", "NonceReuse", "VerificationPolicy"]
+
+
+class ConfidentialityWarning(UserWarning):
+    """Something weakened confidentiality or integrity without failing the call (see the receipt)."""
+
+
+@dataclass(frozen=True)
+class VerificationPolicy:
+    """What a confidential call checks before it returns anything. Fails closed by default.
+
+    - ``require_response_hash``: the response hash must be present and equal BLAKE2b-256 of the
+      decrypted bytes (always recomputed locally).
+    - ``require_signature``: the node's Sui signature must be present and valid over the local hash.
+    - ``signature_schemes``: the Sui schemes accepted (ECDSA message hashing is inferred, see ``sui``).
+    - ``pinned_signers``: if given, the signer's Sui address must be one of these.
+    - ``nonce_reuse``: what to do when a stream's chunks share a nonce, as today's nodes do:
+      ``"warn"`` (default), ``"raise"``, ``"ignore"``, or ``"buffer"`` (send a non-streamed request and
+      yield the verified answer as chunks).
+    - ``check_chunk_count``: compare content chunks with ``usage.completion_tokens`` (warn on mismatch).
+    - ``attestation``: ``"enforce"`` (no prompt leaves unless the node key verified), ``"warn"`` or
+      ``"off"``; ``attestation_verifier`` is an ``atoma_sdk.attestation.AttestationVerifier``.
+    """
+
+    require_response_hash: bool = True
+    require_signature: bool = True
+    signature_schemes: frozenset[str] = ALL_SCHEMES
+    pinned_signers: frozenset[str] | None = None
+    nonce_reuse: NonceReuse = "warn"
+    check_chunk_count: bool = True
+    attestation: Attestation = "warn"
+    attestation_verifier: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.pinned_signers is not None:
+            object.__setattr__(self, "pinned_signers", _addresses(self.pinned_signers))
+        if self.nonce_reuse not in ("warn", "raise", "ignore", "buffer"):
+            raise ValueError("nonce_reuse must be 'warn', 'raise', 'ignore' or 'buffer'")
+        if self.attestation not in ("enforce", "warn", "off"):
+            raise ValueError("attestation must be 'enforce', 'warn' or 'off'")
+
+    def with_(self, **changes: Any) -> VerificationPolicy:
+        """A copy with some settings changed."""
+        return replace(self, **changes)
+
+
+def _addresses(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.lower() for v in values)
+
+
+DEFAULT_POLICY = VerificationPolicy()

@@ -1,0 +1,172 @@
+"""Event streams of decrypted, verified chunks, with the stream's usage and receipt."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from .._runtime.eventstream import EventStream, EventStreamAsync
+from .._runtime.sse import ServerSentEvent
+from .receipt import Receipt
+from .verify import StreamVerifier
+
+if TYPE_CHECKING:
+    from ..models import ChatCompletionMessage
+
+T = TypeVar("T")
+
+__all__ = ["ConfidentialStream", "ConfidentialStreamAsync"]
+
+
+class _Accounting:
+    """What both stream flavours expose besides their items."""
+
+    _verifier: StreamVerifier | None
+    _usage: Any
+    receipt: Receipt
+
+    @property
+    def usage(self) -> Any:
+        """The node's usage (from the final usage chunk), once the stream has ended; else None."""
+        if self._verifier is not None:
+            return self._verifier.usage if self.receipt.complete else None
+        return self._usage
+
+
+def _decoder(verifier: StreamVerifier | None) -> Any:
+    def decode(event: ServerSentEvent) -> Any:
+        assert verifier is not None
+        return verifier.decode(event.data)
+
+    return decode
+
+
+class ConfidentialStream(EventStream[T], _Accounting):
+    """A confidential :class:`EventStream`: items are decrypted and verified chunks.
+
+    The final usage chunk is not yielded; ``usage`` and ``receipt`` are complete once the stream ends.
+    A stream that ends early raises :class:`~atoma_sdk.errors.StreamTruncatedError`.
+    """
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        verifier: StreamVerifier | None,
+        receipt: Receipt,
+        *,
+        idle_timeout: float | None = None,
+        buffered: Iterable[T] = (),
+        usage: Any = None,
+    ) -> None:
+        super().__init__(
+            response,
+            _decoder(verifier),
+            on_eof=verifier.finish if verifier is not None else None,
+            idle_timeout=idle_timeout,
+        )
+        self._verifier = verifier
+        self._usage = usage
+        self.receipt = receipt
+        self._pending: deque[T] = deque(buffered)
+
+    def prefetch(self) -> None:
+        """Read the first item now (so that failures before it can still be retried)."""
+        try:
+            self._pending.append(super().__next__())
+        except StopIteration:
+            pass
+
+    def __next__(self) -> T:
+        if self._pending:
+            return self._pending.popleft()
+        if self._verifier is None:
+            self.close()
+            raise StopIteration
+        return super().__next__()
+
+    def final_message(self) -> ChatCompletionMessage:
+        """Consume the rest of the stream; return the accumulated assistant message of the first choice."""
+        parts: list[str] = []
+        for item in self:
+            parts.extend(_delta_texts(item))
+        return _message("".join(parts))
+
+    def text(self) -> str:
+        """Consume the rest of the stream; return the accumulated text of the first choice."""
+        content = self.final_message().content
+        return content if isinstance(content, str) else ""
+
+
+class ConfidentialStreamAsync(EventStreamAsync[T], _Accounting):
+    """Async :class:`ConfidentialStream`."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        verifier: StreamVerifier | None,
+        receipt: Receipt,
+        *,
+        idle_timeout: float | None = None,
+        buffered: Iterable[T] = (),
+        usage: Any = None,
+    ) -> None:
+        super().__init__(
+            response,
+            _decoder(verifier),
+            on_eof=verifier.finish if verifier is not None else None,
+            idle_timeout=idle_timeout,
+        )
+        self._verifier = verifier
+        self._usage = usage
+        self.receipt = receipt
+        self._pending: deque[T] = deque(buffered)
+
+    async def prefetch(self) -> None:
+        """Read the first item now (so that failures before it can still be retried)."""
+        try:
+            self._pending.append(await super().__anext__())
+        except StopAsyncIteration:
+            pass
+
+    async def __anext__(self) -> T:
+        if self._pending:
+            return self._pending.popleft()
+        if self._verifier is None:
+            await self.aclose()
+            raise StopAsyncIteration
+        return await super().__anext__()
+
+    async def final_message(self) -> ChatCompletionMessage:
+        """Consume the rest of the stream; return the accumulated assistant message of the first choice."""
+        parts: list[str] = []
+        async for item in self:
+            parts.extend(_delta_texts(item))
+        return _message("".join(parts))
+
+    async def text(self) -> str:
+        """Consume the rest of the stream; return the accumulated text of the first choice."""
+        content = (await self.final_message()).content
+        return content if isinstance(content, str) else ""
+
+
+def _delta_texts(item: Any) -> list[str]:
+    texts: list[str] = []
+    for choice in getattr(item.data, "choices", None) or []:
+        if getattr(choice, "index", 0) != 0:
+            continue
+        delta = getattr(choice, "delta", None)
+        text = getattr(delta, "content", None) if delta is not None else getattr(choice, "text", None)
+        if isinstance(text, str):
+            texts.append(text)
+    return texts
+
+
+def _message(content: str) -> ChatCompletionMessage:
+    from .._runtime.serde import resolve
+
+    model: Any = resolve("ChatCompletionMessage")
+    message: ChatCompletionMessage = model.model_validate({"role": "assistant", "content": content})
+    return message

@@ -1,0 +1,227 @@
+"""Checks on decrypted answers: pure functions and state, no I/O (sync and async share them).
+
+Every failure is a typed :class:`~atoma_sdk.errors.ConfidentialError` whose message names what failed,
+never what the answer said.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from .._runtime.serde import describe_validation_error, parse_json
+from ..errors import IntegrityError, NonceReuseError, SignatureError, StreamTruncatedError
+from . import sui
+from .envelope import HASH_LEN, ClientSession, b64d, body_hash
+from .flows import Flow
+from .policy import ConfidentialityWarning, VerificationPolicy
+from .receipt import Receipt
+
+__all__ = ["AnswerVerifier", "StreamVerifier"]
+
+
+class AnswerVerifier:
+    """Decrypts and verifies the answers (one response, or every chunk) of one confidential attempt."""
+
+    __slots__ = ("_hashed", "_signed", "flow", "model", "policy", "receipt", "session", "signer")
+
+    def __init__(
+        self, session: ClientSession, flow: Flow, model: str, policy: VerificationPolicy, receipt: Receipt
+    ) -> None:
+        self.session = session
+        self.flow = flow
+        self.model = model
+        self.policy = policy
+        self.receipt = receipt
+        self.signer: sui.SuiSigner | None = None
+        self._hashed = True
+        self._signed = True
+
+    def open(self, answer: Mapping[str, Any]) -> bytes:
+        """Decrypt one encrypted answer and check its hash, signature and signer; returns the plaintext."""
+        ciphertext, nonce = answer.get("ciphertext"), answer.get("nonce")
+        if not isinstance(ciphertext, str) or not isinstance(nonce, str):
+            raise IntegrityError("an answer from the node is not encrypted")
+        plaintext = self.session.decrypt(ciphertext, nonce)
+        digest = body_hash(plaintext)
+        if hmac.compare_digest(digest, self.session.request_hash):
+            raise IntegrityError("the answer is the request reflected back")
+        self._check_hash(answer.get("response_hash"), digest)
+        self._check_signature(answer.get("signature"), digest)
+        self.receipt.response_hash_verified = self._hashed
+        self.receipt.signature_verified = self._signed
+        return plaintext
+
+    def _check_hash(self, wire_hash: object, digest: bytes) -> None:
+        if wire_hash is None:
+            if self.policy.require_response_hash:
+                raise IntegrityError("the answer carries no response hash")
+            self._hashed = False
+            return
+        if not hmac.compare_digest(b64d(wire_hash, length=HASH_LEN, what="response hash"), digest):
+            raise IntegrityError("the response hash does not match the decrypted answer")
+
+    def _check_signature(self, signature: object, digest: bytes) -> None:
+        if signature is None:
+            if self.policy.require_signature:
+                raise SignatureError("the answer is not signed by its node")
+            self._signed = False
+            return
+        signer = sui.verify(signature, digest, schemes=self.policy.signature_schemes)
+        if self.signer is None:
+            pinned = self.policy.pinned_signers
+            if pinned is not None and signer.address not in pinned:
+                self.receipt.signer_pinned = False
+                raise SignatureError("the answer is signed by a node that is not pinned")
+            self.signer = signer
+            self.receipt.signer_address = signer.address
+            self.receipt.signature_scheme = signer.scheme
+            self.receipt.signer_pinned = None if pinned is None else True
+        elif signer != self.signer:
+            raise SignatureError("the answers of one request are signed by different keys")
+
+    def parse(self, model_name: str, plaintext: bytes, *, wrap: bool = False) -> Any:
+        """Validate decrypted JSON with a model (``wrap``: as ``{"data": ...}``); IntegrityError if it does not fit."""
+        content = b'{"data":' + plaintext + b"}" if wrap else plaintext
+        try:
+            return parse_json(model_name, content)
+        except pydantic.ValidationError as exc:
+            detail = describe_validation_error(exc)
+            raise IntegrityError(f"the decrypted answer does not match {model_name}: {detail}") from None
+
+    def check_identity(self, value: Any, expected_object: str | None) -> None:
+        """The answer must be of the expected kind and for the requested model."""
+        if expected_object is not None and getattr(value, "object", None) != expected_object:
+            raise IntegrityError(f"the decrypted answer is not a {expected_object}")
+        model = getattr(value, "model", None)
+        if model is not None and model != self.model:
+            raise IntegrityError("the decrypted answer is for another model than the request")
+
+    def answer(self, body: bytes) -> Any:
+        """A whole non-streamed response body: decrypt, verify and parse it into the flow's response model."""
+        try:
+            envelope = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise IntegrityError("the node's response is not JSON") from None
+        if not isinstance(envelope, dict):
+            raise IntegrityError("the node's response is not a JSON object")
+        result = self.parse(self.flow.response, self.open(envelope))
+        self.check_identity(result, self.flow.response_object)
+        self.receipt.complete = True
+        return result
+
+
+class StreamVerifier:
+    """Decodes one confidential stream event by event, and decides at its end whether it was complete."""
+
+    def __init__(self, verifier: AnswerVerifier) -> None:
+        self.verifier = verifier
+        self.receipt = verifier.receipt
+        self.usage: Any = None
+        self._nonces: set[str] = set()
+        self._first_id: str | None = None
+        self._finished: dict[int, bool] = {}
+        self._done = False
+
+    def decode(self, data: str) -> Any:
+        """One SSE ``data`` payload -> a stream item, or None for the usage chunk."""
+        if self._done:
+            raise IntegrityError("the stream sent data after its end marker")
+        if data == "[DONE]":
+            self._done = True
+            return None
+        try:
+            envelope = json.loads(data)
+        except ValueError:
+            raise IntegrityError("a stream event is not JSON") from None
+        if not isinstance(envelope, dict):
+            raise IntegrityError("a stream event is not a JSON object")
+        plaintext = self.verifier.open(envelope)
+        self._track_nonce(envelope["nonce"])
+        flow = self.verifier.flow
+        assert flow.stream_item is not None
+        item = self.verifier.parse(flow.stream_item, plaintext, wrap=True)
+        chunk = item.data
+        self.verifier.check_identity(chunk, flow.chunk_object)
+        self._check_same_stream(chunk)
+        self.receipt.chunks += 1
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self.usage = usage
+            self.receipt.completion_tokens = getattr(usage, "completion_tokens", None)
+        choices = chunk.choices or []
+        for choice in choices:
+            index = int(getattr(choice, "index", 0) or 0)
+            finished = getattr(choice, "finish_reason", None) is not None
+            self._finished[index] = self._finished.get(index, False) or finished
+        if not choices:
+            return None
+        if _has_content(choices):
+            self.receipt.content_chunks += 1
+        return item
+
+    def _track_nonce(self, nonce: str) -> None:
+        if nonce in self._nonces:
+            if not self.receipt.nonce_reuse:
+                self.receipt.nonce_reuse = True
+                self._on_nonce_reuse()
+        else:
+            self._nonces.add(nonce)
+
+    def _on_nonce_reuse(self) -> None:
+        mode = self.verifier.policy.nonce_reuse
+        if mode == "raise":
+            raise NonceReuseError("the node encrypted several chunks of this stream under one nonce")
+        message = (
+            "the node reused one AES-GCM nonce for the chunks of this stream: a party that sees the "
+            "ciphertext can learn about the streamed text (use nonce_reuse='buffer' to avoid it)"
+        )
+        self.receipt.warnings.append("nonce-reuse")
+        if mode == "warn":
+            warnings.warn(message, ConfidentialityWarning, stacklevel=2)
+
+    def _check_same_stream(self, chunk: Any) -> None:
+        chunk_id = getattr(chunk, "id", None)
+        if self._first_id is None:
+            self._first_id = chunk_id
+        elif chunk_id != self._first_id:
+            raise IntegrityError("a chunk from another stream was spliced into this one")
+
+    def finish(self) -> None:
+        """At the end of the body: raise StreamTruncatedError unless the answer is complete."""
+        if not self._finished or not all(self._finished.values()):
+            raise StreamTruncatedError("the stream ended before every choice finished")
+        if self.usage is None:
+            raise StreamTruncatedError("the stream ended before its usage chunk")
+        self.receipt.complete = True
+        self.check_chunk_count()
+
+    def check_chunk_count(self) -> None:
+        """Compare content chunks with ``usage.completion_tokens`` (a hint of dropped or duplicated chunks)."""
+        tokens = self.receipt.completion_tokens
+        if not self.verifier.policy.check_chunk_count or tokens is None:
+            return
+        matches = tokens == self.receipt.content_chunks
+        self.receipt.chunk_count_matches = matches
+        if not matches:
+            self.receipt.warnings.append("chunk-count-mismatch")
+            warnings.warn(
+                f"the stream had {self.receipt.content_chunks} content chunks for {tokens} completion tokens "
+                "(chunks may have been dropped or duplicated)",
+                ConfidentialityWarning,
+                stacklevel=2,
+            )
+
+
+def _has_content(choices: list[Any]) -> bool:
+    for choice in choices:
+        delta = getattr(choice, "delta", None)
+        text = getattr(delta, "content", None) if delta is not None else getattr(choice, "text", None)
+        if text:
+            return True
+    return False
