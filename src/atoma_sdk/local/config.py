@@ -1,0 +1,56 @@
+"""Configuration of the local node: models, keys, lock policy, stream shape and upstream."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from ..confidential.sui import SuiKeyPair
+
+CHAT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
+EMBEDDING_MODEL = "intfloat/multilingual-e5-large-instruct"
+IMAGE_MODEL = "black-forest-labs/FLUX.1-schnell"
+DEFAULT_MODELS = (CHAT_MODEL, EMBEDDING_MODEL, IMAGE_MODEL)
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(repr=False)
+class NodeConfig:
+    """Everything that shapes a local node. Defaults mimic the real proxy + node (protocol.md).
+
+    ``node_private_key`` / ``signer`` are generated when None. ``response_nonce`` fixes every response
+    and stream nonce (test vectors only). ``keep_alive`` interleaves ``: keep-alive`` comments between
+    stream events; ``token_delay`` (seconds) paces the built-in model's chunks. ``upstream`` is the base
+    URL of an OpenAI-compatible server (e.g. ``http://127.0.0.1:8000/v1``) that answers instead of the
+    built-in deterministic model.
+    """
+
+    api_key: str = field(default_factory=_token)
+    admin_token: str = field(default_factory=_token)
+    models: tuple[str, ...] = DEFAULT_MODELS
+    node_small_id: int = 1
+    first_stack_small_id: int = 1000
+    lock_ttl: float = 5.0
+    default_lock_units: int = 8192
+    unique_chunk_nonces: bool = False
+    keep_alive: bool = True
+    token_delay: float = 0.0
+    upstream: str | None = None
+    upstream_api_key: str | None = None
+    upstream_timeout: float = 120.0
+    node_private_key: X25519PrivateKey | None = None
+    signer: SuiKeyPair | None = None
+    response_nonce: bytes | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"NodeConfig(models={self.models!r}, upstream={self.upstream!r}, "
+            f"unique_chunk_nonces={self.unique_chunk_nonces!r}, <secrets redacted>)"
+        )

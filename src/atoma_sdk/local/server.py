@@ -1,0 +1,165 @@
+"""Running the local node: :class:`LocalNode` (background thread, for tests and demos) and :func:`serve`."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import anyio.to_thread
+import uvicorn
+
+from ..errors import AtomaError
+from .app import create_app
+from .config import NodeConfig
+from .faults import Faults
+from .state import NodeState
+
+_START_TIMEOUT = 15.0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise AtomaError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _server(app: Any) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2, backlog=2048
+    )
+    return uvicorn.Server(config)
+
+
+class LocalNode:
+    """A local confidential node served by uvicorn in a background thread on a loopback port.
+
+    ``with LocalNode() as node:`` (or ``async with``) starts it on a free port; ``node.url`` is the server
+    URL to give the SDK (``AtomaSDK(server_url=node.url, bearer_auth=node.api_key)``).
+    """
+
+    def __init__(self, config: NodeConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config if config is not None else NodeConfig()
+        self.app = create_app(self.config)
+        self.state: NodeState = self.app.state.node
+        self._host, self._port = host, port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._url = ""
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` once started."""
+        if not self._url:
+            raise AtomaError("the local node is not running")
+        return self._url
+
+    @property
+    def api_key(self) -> str:
+        return self.config.api_key
+
+    @property
+    def admin_token(self) -> str:
+        return self.config.admin_token
+
+    @property
+    def signer_address(self) -> str:
+        """The Sui address of the node's signing key (``0x`` + 64 hex)."""
+        return self.state.signer.address
+
+    @property
+    def public_key(self) -> str:
+        """The node's current X25519 public key (standard base64)."""
+        return self.state.public_key
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.faults
+
+    def rotate_key(self) -> str:
+        """Rotate the node's X25519 key; returns the new public key."""
+        return self.state.rotate_key()
+
+    def start(self) -> LocalNode:
+        """Start serving; returns when the node accepts connections."""
+        if self._thread is not None:
+            return self
+        self._socket = _bind(self._host, self._port)
+        self._server = server = _server(self.app)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [self._socket]}, name="atoma-local-node", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise AtomaError("the local node failed to start")
+            time.sleep(0.005)
+        self._url = _url(self._socket)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread (idempotent)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+        self._url = ""
+
+    def __enter__(self) -> LocalNode:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> LocalNode:
+        return await anyio.to_thread.run_sync(self.start)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await anyio.to_thread.run_sync(self.stop)
+
+    def __repr__(self) -> str:
+        return f"LocalNode(url={self._url or None!r}, signer={self.signer_address!r})"
+
+
+def serve(
+    config: NodeConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_ready: Callable[[str, NodeState], None] | None = None,
+) -> None:
+    """Serve in the calling (main) thread until Ctrl-C or SIGTERM; ``on_ready(url, state)`` runs first."""
+    app = create_app(config)
+    sock = _bind(host, port)
+    try:
+        server = _server(app)
+        if on_ready is not None:
+            on_ready(_url(sock), app.state.node)
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
