@@ -55,11 +55,14 @@ def _fits(typ: Type, value: Any) -> bool:
 
 
 def example_call(api: Api, sdk_attr: str, op: Operation, params: tuple[Param, ...], indent: str) -> str:
-    args = [
-        f"{p.name}={literal(_example(api, p.field.type, p.field.example))}"
-        for p in params
-        if p.field.required
-    ]
+    args = []
+    for p in params:
+        if p.field.required:
+            value = _example(api, p.field.type, p.field.example)
+            text = literal(value)
+            if isinstance(value, list) and len(text) > 70:
+                text = "[\n" + "".join(f"{indent}        {literal(v)},\n" for v in value) + f"{indent}    ]"
+            args.append(f"{p.name}={text}")
     call = f"atoma_sdk.{sdk_attr}.{op.method_name}({', '.join(args)})"
     if len(call) + len(indent) + 6 > 100:
         call = (
@@ -82,13 +85,12 @@ def example(api: Api, res: Resource, op: Operation, *, plain: bool = True) -> st
         "from atoma_sdk import AtomaSDK",
         "",
         f'with AtomaSDK(bearer_auth=os.getenv("{env}", "")) as atoma_sdk:',
-        f"    res = {call}",
-        "",
     ]
     if streams:
-        lines += ["    for event in res:", "        print(event.data)"]
+        lines += [f"    with {call} as stream:", "        for event in stream:"]
+        lines += ["            print(event.data)"]
     else:
-        lines += ["    print(res)"]
+        lines += [f"    res = {call}", "", "    print(res)"]
     return "\n".join(lines)
 
 

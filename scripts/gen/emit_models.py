@@ -33,6 +33,16 @@ def _object(model: Model) -> str:
             out.append(f"    {field.attr}: {annot} = pydantic.Field({', '.join(args)})\n")
         else:
             out.append(f"    {field.attr}: {annot}" + (f" = {default}" if default else "") + "\n")
+    if model.envelope:
+        key = literal(model.envelope)
+        out.append(
+            "\n    @pydantic.model_validator(mode=\"before\")\n    @classmethod\n"
+            "    def _wrap_bare_event(cls, value: Any) -> Any:\n"
+            f'        """Accept the bare object the wire sends as well as ``{{{key}: ...}}``."""\n'
+            f"        if isinstance(value, dict) and {key} not in value:\n"
+            f"            return {{{key}: value}}\n"
+            "        return value\n"
+        )
     out.append("\n\n")
     name = model.name + "TypedDict"
     if not model.fields:

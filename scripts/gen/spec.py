@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class Model:
     variants: tuple[Type, ...] = ()
     discriminator: str | None = None
     example: Any = None
+    #: For SSE item models: the field that wraps the bare object the wire sends (``data``).
+    envelope: str | None = None
 
     @property
     def nullable_fields(self) -> tuple[str, ...]:
@@ -309,6 +311,8 @@ def load(root: Path) -> Api:
         overlay.apply(doc, yaml.safe_load(data))
     builder = _Builder(doc)
     models = builder.build_all()
+    for name, envelope in _envelopes(doc).items():
+        models[name] = replace(models[name], envelope=envelope)
     api = Api(
         title=str(doc.get("info", {}).get("title", "")),
         server_url=str((doc.get("servers") or [{}])[0].get("url", "")),
@@ -320,6 +324,19 @@ def load(root: Path) -> Api:
     )
     api.resources = _resources(doc, config["python"], models)
     return api
+
+
+def _envelopes(doc: dict[str, Any]) -> dict[str, str]:
+    """SSE item models whose ``x-atoma-sse-envelope`` field wraps the bare event data."""
+    found: dict[str, str] = {}
+    for path_item in doc.get("paths", {}).values():
+        for spec in path_item.values():
+            for response in (spec.get("responses") or {}).values() if isinstance(spec, dict) else ():
+                media = (response.get("content") or {}).get("text/event-stream") or {}
+                ref = (media.get("schema") or {}).get("$ref", "")
+                if media.get("x-atoma-sse-envelope") and ref.startswith(_REF_PREFIX):
+                    found[ref[len(_REF_PREFIX) :]] = str(media["x-atoma-sse-envelope"])
+    return found
 
 
 def _resources(doc: dict[str, Any], config: dict[str, Any], models: dict[str, Model]) -> tuple[Resource, ...]:
