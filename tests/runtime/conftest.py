@@ -18,7 +18,6 @@ from atoma_sdk._runtime.operation import Operation, RetryRule
 from atoma_sdk._runtime.sdkbase import SDKBase
 from atoma_sdk.types import BaseModel
 
-
 # -- throw-away models ---------------------------------------------------------------------------------------
 
 
@@ -58,7 +57,9 @@ MODELS: dict[str, Any] = {
     "ChunkList": list[Chunk],
 }
 
-CHAT: Operation[ChatResponse] = Operation("chat", "POST", "/v1/chat", request="ChatRequest", response="ChatResponse")
+CHAT: Operation[ChatResponse] = Operation(
+    "chat", "POST", "/v1/chat", request="ChatRequest", response="ChatResponse"
+)
 CHAT_RAW: Operation[ChatResponse] = Operation(
     "chat_raw", "POST", "/v1/chat", request="ChatRequest", response="ChatResponse",
     retry_rule=RetryRule.NOT_SENT_ONLY,
@@ -158,7 +159,8 @@ def dropped(partial: bytes = b'{"id": "r1", "cho') -> Responder:
     """Headers promise more bytes than are sent, then the connection closes."""
 
     def respond(h: _Handler) -> None:
-        h.send_raw(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n" + partial)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+        h.send_raw(head + partial)
         h.close_connection = True
         h.connection.shutdown(socket.SHUT_RDWR)
 

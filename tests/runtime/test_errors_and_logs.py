@@ -45,7 +45,7 @@ def test_error_mapping(server: Any, make_sdk: MakeSDK, status: int, cls: type[er
 @pytest.mark.anyio
 async def test_error_mapping_async(server: Any) -> None:
     async with SDK(server_url=server.url, retry_config=None) as sdk:
-        server.push(reply(402, "no money".encode(), {"x-request-id": "r-9"}))
+        server.push(reply(402, b"no money", {"x-request-id": "r-9"}))
         with pytest.raises(errors.PaymentRequiredError) as info:
             await sdk._runtime.call_async(CHAT, PARAMS)
     assert info.value.request_id == "r-9" and "no money" in str(info.value)
@@ -106,13 +106,16 @@ def test_env_var_turns_on_atoma_sdk_logger(
     monkeypatch.setattr(sdk_logger, "level", logging.NOTSET)
     root_handlers = list(logging.getLogger().handlers)
     root_level = logging.getLogger().level
-    with caplog.at_level(logging.DEBUG, logger="atoma_sdk"), SDK(server_url=server.url, bearer_auth="t") as sdk:
+    sdk = SDK(server_url=server.url, bearer_auth="t")
+    with caplog.at_level(logging.DEBUG, logger="atoma_sdk"), sdk:
         sdk._runtime.call(CHAT, PARAMS)
     assert any(r.name == "atoma_sdk" and "-> 200" in r.getMessage() for r in caplog.records)
     assert logging.getLogger().handlers == root_handlers and logging.getLogger().level == root_level
 
 
-def test_logging_is_off_by_default(server: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_logging_is_off_by_default(
+    server: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ATOMASDK_DEBUG", raising=False)
     caplog.set_level(logging.DEBUG)
     with SDK(server_url=server.url) as sdk:

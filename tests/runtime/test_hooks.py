@@ -123,5 +123,6 @@ def test_after_success_can_fail_the_call(server: Any) -> None:
         def after_success(self, ctx: Any, response: httpx.Response) -> Exception:
             return errors.AtomaError("rejected")
 
-    with SDK(server_url=server.url, hooks=[Reject()]) as sdk, pytest.raises(errors.AtomaError, match="rejected"):
+    sdk = SDK(server_url=server.url, hooks=[Reject()])
+    with sdk, pytest.raises(errors.AtomaError, match="rejected"):
         sdk._runtime.call(CHAT, PARAMS)

@@ -1,4 +1,4 @@
-"""Retries against a real loopback server: Retry-After forms, backoff, per-call control, transport failures."""
+"""Retries over a real loopback server: Retry-After forms, backoff, per-call control, transport failures."""
 
 from __future__ import annotations
 
@@ -12,7 +12,19 @@ from atoma_sdk import errors
 from atoma_sdk._runtime.operation import RequestOptions
 from atoma_sdk.utils import BackoffStrategy, RetryConfig
 
-from .conftest import CHAT, CHAT_RAW, OK_BODY, PARAMS, SDK, ChatResponse, dropped, free_port, hang, no_wait, reply
+from .conftest import (
+    CHAT,
+    CHAT_RAW,
+    OK_BODY,
+    PARAMS,
+    SDK,
+    ChatResponse,
+    dropped,
+    free_port,
+    hang,
+    no_wait,
+    reply,
+)
 
 MakeSDK = Any
 

@@ -31,7 +31,9 @@ class RetryRule(enum.Enum):
     NOT_SENT_ONLY = "not-sent-only"
 
 
-@dataclass(frozen=True, slots=True)
+# No slots: ``Operation[Model](...)`` sets ``__orig_class__``, which a slotted frozen dataclass turns into a
+# TypeError on Python < 3.12 (without slots the attempt fails quietly, as typing expects).
+@dataclass(frozen=True)
 class Operation(Generic[T]):
     """One API operation. ``T`` is the response model (or the stream item model for SSE operations)."""
 
