@@ -23,7 +23,8 @@ def model_doc_path(name: str) -> str:
 
 
 # -- example values --------------------------------------------------------------------------------
-def _example(api: Api, typ: Type, example: Any = None, depth: int = 0) -> Any:
+def example_value(api: Api, typ: Type, example: Any = None, depth: int = 0) -> Any:
+    """A small valid JSON value for ``typ`` (the spec's example when it fits, else placeholders)."""
     if example is not None and _fits(typ, example):
         return example
     if typ.kind == "prim":
@@ -31,17 +32,17 @@ def _example(api: Api, typ: Type, example: Any = None, depth: int = 0) -> Any:
     if typ.kind == "literal":
         return typ.values[0]
     if typ.kind == "list":
-        return [_example(api, typ.args[0], None, depth + 1)]
+        return [example_value(api, typ.args[0], None, depth + 1)]
     if typ.kind in ("map", "any"):
         return {}
     if typ.kind == "union":
-        return _example(api, typ.args[0], None, depth)
+        return example_value(api, typ.args[0], None, depth)
     model = api.models[typ.name]
     if model.kind == "enum":
         return model.values[0]
     if model.kind == "union":
-        return _example(api, model.variants[0], None, depth)
-    return {f.wire: _example(api, f.type, f.example, depth + 1) for f in model.fields if f.required}
+        return example_value(api, model.variants[0], None, depth)
+    return {f.wire: example_value(api, f.type, f.example, depth + 1) for f in model.fields if f.required}
 
 
 def _fits(typ: Type, value: Any) -> bool:
@@ -58,7 +59,7 @@ def example_call(api: Api, sdk_attr: str, op: Operation, params: tuple[Param, ..
     args = []
     for p in params:
         if p.field.required:
-            value = _example(api, p.field.type, p.field.example)
+            value = example_value(api, p.field.type, p.field.example)
             text = literal(value)
             if isinstance(value, list) and len(text) > 70:
                 text = "[\n" + "".join(f"{indent}        {literal(v)},\n" for v in value) + f"{indent}    ]"
