@@ -40,6 +40,17 @@ from typing import TYPE_CHECKING, Any
 from atoma_sdk.attestation._reasons import REASONS
 
 if TYPE_CHECKING:
+    from atoma_sdk.attestation.sources import (
+        CallableEvidenceSource,
+        CallableRotationNonceSource,
+        EvidenceSource,
+        ProxyServiceEvidenceSource,
+        RotationNonceSource,
+        RotationState,
+        StaticRotationNonceSource,
+        SuiRotationNonceSource,
+    )
+    from atoma_sdk.attestation.verifier import AttestationVerifier
     from atoma_sdk.attestation.verify import (
         AttestationReport,
         DeviceReport,
