@@ -110,9 +110,10 @@ def test_static_and_callable_rotation_sources() -> None:
     assert CallableRotationNonceSource(lambda: 9).rotations(0) == [RotationState(9)]
     states = [RotationState(9, 4), RotationState(8, 3)]
     assert CallableRotationNonceSource(lambda: states).rotations(1) == states
-    with pytest.raises(AttestationError) as info:
-        CallableRotationNonceSource(lambda: -1).rotations(0)
-    assert _reason(info) == "source-unavailable"
+    for bad in (-1, 2**64, "\u00b2", True):
+        with pytest.raises(AttestationError) as info:
+            CallableRotationNonceSource(lambda bad=bad: bad).rotations(0)  # type: ignore[misc]
+        assert _reason(info) == "source-unavailable"
 
 
 @pytest.mark.anyio

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import json
 import zlib
 from collections.abc import Callable
 
@@ -272,3 +274,28 @@ def test_malformed_documents(attestor: SyntheticAttestor, document: bytes) -> No
 
 def test_bad_public_key_length(attestor: SyntheticAttestor) -> None:
     assert _reason(attestor.evidence_for(KEY, NONCE), attestor, public_key=KEY[:31]) == "nonce-mismatch"
+
+
+def test_validity_dates_checked_only_with_now(attestor: SyntheticAttestor) -> None:
+    evidence = attestor.evidence_for(KEY, NONCE)
+    roots = [attestor.root_pem]
+    inside = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)
+    assert verify_node_evidence(evidence, KEY, NONCE, trusted_roots=roots, now=inside).gpu_count == 2
+    before = datetime.datetime(2019, 1, 1)  # naive means UTC
+    with pytest.raises(AttestationError) as info:
+        verify_node_evidence(evidence, KEY, NONCE, trusted_roots=roots, now=before)
+    assert info.value.reason == "broken-chain"
+
+
+def test_unreadable_trusted_root(attestor: SyntheticAttestor) -> None:
+    with pytest.raises(AttestationError) as info:
+        verify_node_evidence(attestor.evidence_for(KEY, NONCE), KEY, NONCE, trusted_roots=[b"garbage"])
+    assert info.value.reason == "untrusted-root"
+
+
+def test_null_evidence_type_means_gpu(attestor: SyntheticAttestor) -> None:
+    items = decode_evidence(attestor.evidence_for(KEY, NONCE))[:1]
+    document = json.loads(zlib.decompress(encode_evidence(items)))
+    document[0]["evidence_type"] = None
+    report = _verify(zlib.compress(json.dumps(document).encode()), attestor)
+    assert [device.evidence_type for device in report.devices] == ["device"]

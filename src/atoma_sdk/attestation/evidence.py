@@ -79,7 +79,7 @@ def parse_evidence_list(document: bytes) -> list[EvidenceItem]:
     for index, entry in enumerate(data):
         if not isinstance(entry, dict):
             fail(MALFORMED_EVIDENCE, f"evidence item {index} is not an object")
-        raw_type = entry.get("evidence_type", "device")
+        raw_type = entry.get("evidence_type") or "device"
         evidence_type = _TYPES.get(raw_type.lower()) if isinstance(raw_type, str) else None
         if evidence_type is None:
             fail(MALFORMED_EVIDENCE, f"evidence item {index} has an unknown evidence_type")

@@ -69,7 +69,7 @@ class RotationNonceSource(Protocol):
 
 
 def _as_u64(value: Any, what: str) -> int:
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _U64_MAX:
         fail(SOURCE_UNAVAILABLE, f"{what} is not an unsigned 64-bit integer")
