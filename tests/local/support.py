@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from atoma_sdk.confidential import sui
-from atoma_sdk.confidential.envelope import ClientSession, body_hash, b64d
+from atoma_sdk.confidential.envelope import ClientSession, b64d, body_hash
 from atoma_sdk.local import LocalNode
 
 CHAT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
@@ -71,11 +71,15 @@ class Client:
         return dict(response.json())
 
     def seal(
-        self, inner: dict[str, Any] | bytes, lock: dict[str, Any] | None = None, *, stream: bool = False,
+        self,
+        inner: dict[str, Any] | bytes,
+        lock: dict[str, Any] | None = None,
+        *,
+        stream: bool = False,
         **outer: Any,
     ) -> Sealed:
-        lock = lock if lock is not None else self.lock(
-            inner["model"] if isinstance(inner, dict) else CHAT_MODEL
+        lock = (
+            lock if lock is not None else self.lock(inner["model"] if isinstance(inner, dict) else CHAT_MODEL)
         )
         plaintext = inner if isinstance(inner, bytes) else dumps({**inner, "stream": stream})
         session = ClientSession.create(lock["public_key"])

@@ -149,7 +149,8 @@ def test_unparseable_outer_request_is_400(client: Client, body: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "override", [{"stack_small_id": -1}, {"stack_small_id": "1"}, {"stream": "yes"}, {"num_compute_units": 1.5}]
+    "override",
+    [{"stack_small_id": -1}, {"stack_small_id": "1"}, {"stream": "yes"}, {"num_compute_units": 1.5}],
 )
 def test_badly_typed_outer_fields_are_400(client: Client, override: dict[str, object]) -> None:
     sealed = client.seal(chat_body())
@@ -167,18 +168,29 @@ def test_body_hash_mismatch_is_500_bad_request(client: Client) -> None:
     sealed = client.seal(chat_body())
     wrong = b64e(body_hash(b"something else"))
     assert error_of(client.post(CHAT, {**sealed.body, "plaintext_body_hash": wrong})) == (
-        500, "INTERNAL_ERROR", "Bad Request",
+        500,
+        "INTERNAL_ERROR",
+        "Bad Request",
     )
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("salt", b64e(bytes(8))), ("nonce", b64e(bytes(16))), ("client_dh_public_key", b64e(bytes(31))),
-     ("plaintext_body_hash", b64e(bytes(31))), ("ciphertext", "abc")],
+    [
+        ("salt", b64e(bytes(8))),
+        ("nonce", b64e(bytes(16))),
+        ("client_dh_public_key", b64e(bytes(31))),
+        ("plaintext_body_hash", b64e(bytes(31))),
+        ("ciphertext", "abc"),
+    ],
 )
 def test_bad_lengths_or_base64_are_500_bad_request(client: Client, field: str, value: str) -> None:
     sealed = client.seal(chat_body())
-    assert error_of(client.post(CHAT, {**sealed.body, field: value})) == (500, "INTERNAL_ERROR", "Bad Request")
+    assert error_of(client.post(CHAT, {**sealed.body, field: value})) == (
+        500,
+        "INTERNAL_ERROR",
+        "Bad Request",
+    )
 
 
 def test_tampered_ciphertext_is_generic_500(client: Client) -> None:
@@ -199,8 +211,13 @@ def test_stale_node_key_is_generic_500(client: Client, node: LocalNode) -> None:
 
 
 @pytest.mark.parametrize(
-    "inner", [b"not json", b"[1]", json.dumps({"messages": [], "model": CHAT_MODEL}).encode(),
-              json.dumps({"messages": [{"role": "user", "content": "x"}], "model": "other"}).encode()],
+    "inner",
+    [
+        b"not json",
+        b"[1]",
+        json.dumps({"messages": [], "model": CHAT_MODEL}).encode(),
+        json.dumps({"messages": [{"role": "user", "content": "x"}], "model": "other"}).encode(),
+    ],
 )
 def test_bad_inner_request_is_500_bad_request(client: Client, inner: bytes) -> None:
     assert error_of(client.post(CHAT, client.seal(inner))) == (500, "INTERNAL_ERROR", "Bad Request")
@@ -213,8 +230,9 @@ def test_error_messages_never_echo_secrets(client: Client) -> None:
 
 
 def test_confidential_completions(client: Client) -> None:
-    envelope, answer = client.call(COMPLETIONS, {"model": CHAT_MODEL, "prompt": "Once upon", "max_tokens": 4},
-                                   num_compute_units=4)
+    envelope, answer = client.call(
+        COMPLETIONS, {"model": CHAT_MODEL, "prompt": "Once upon", "max_tokens": 4}, num_compute_units=4
+    )
     assert answer["object"] == "text_completion"
     assert answer["choices"][0]["finish_reason"] == "length"
     assert envelope["usage"]["completion_tokens"] == 4
@@ -250,8 +268,12 @@ def test_confidential_images(client: Client) -> None:
     _, answer = client.call(IMAGES, inner, lock=lock, num_compute_units=512 * 512 * 2)
     assert isinstance(answer["created"], int)
     assert [d["url"].startswith("data:image/png;base64,") for d in answer["data"]] == [True, True]
-    _, b64 = client.call(IMAGES, {**inner, "response_format": "b64_json", "n": 1},
-                         lock=client.lock(IMAGE_MODEL, max_num_tokens=512 * 512), num_compute_units=512 * 512)
+    _, b64 = client.call(
+        IMAGES,
+        {**inner, "response_format": "b64_json", "n": 1},
+        lock=client.lock(IMAGE_MODEL, max_num_tokens=512 * 512),
+        num_compute_units=512 * 512,
+    )
     assert "b64_json" in b64["data"][0]
 
 

@@ -1,0 +1,94 @@
+"""Confidential stream framing: bare data objects, keep-alives, usage chunk last, no [DONE], nonce reuse."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from atoma_sdk.local import LocalNode, NodeConfig
+
+from .conftest import make_client
+from .support import CHAT, CHAT_MODEL, Client, chat_body
+
+
+def _decrypted(client: Client, sealed: object, events: list) -> list[bytes]:  # type: ignore[type-arg]
+    return [client.open(sealed.session, e.json()) for e in events if e.kind == "data"]  # type: ignore[attr-defined]
+
+
+def test_stream_framing(client: Client) -> None:
+    sealed, events = client.stream(CHAT, chat_body("stream please", max_tokens=6), num_compute_units=6)
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "data" and kinds[-1] == "data"
+    assert all(e.text == ": keep-alive" for e in events if e.kind == "comment")
+    assert kinds.count("comment") == kinds.count("data") - 1  # interleaved between events
+    assert all(e.text != "[DONE]" for e in events)
+    data = [e.json() for e in events if e.kind == "data"]
+    assert all(
+        list(d)[:2] == ["ciphertext", "nonce"] and list(d)[-2:] == ["signature", "response_hash"]
+        for d in data
+    )
+    assert all("usage" not in d for d in data[:-1])
+    chunks = [json.loads(p) for p in _decrypted(client, sealed, events)]
+    *content, usage_chunk = chunks
+    assert usage_chunk["choices"] == [] and usage_chunk["usage"]["completion_tokens"] == len(content) == 6
+    assert data[-1]["usage"] == usage_chunk["usage"]
+    assert content[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert all("role" not in c["choices"][0]["delta"] for c in content[1:])
+    assert [c["choices"][0]["finish_reason"] for c in content] == [None] * 5 + ["length"]
+    assert {c["id"] for c in chunks} == {chunks[0]["id"]} and {c["model"] for c in chunks} == {CHAT_MODEL}
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+
+
+def test_chunk_plaintext_is_compact_vllm_shape(client: Client) -> None:
+    sealed, events = client.stream(CHAT, chat_body())
+    first = _decrypted(client, sealed, events)[0]
+    assert b" " not in first.split(b'"content":')[0]  # compact separators
+    assert list(json.loads(first)) == ["id", "object", "created", "model", "choices", "usage"]
+    assert list(json.loads(first)["choices"][0]) == ["index", "delta", "logprobs", "finish_reason"]
+
+
+def test_one_nonce_per_stream_by_default(client: Client) -> None:
+    _sealed, events = client.stream(CHAT, chat_body())
+    nonces = {e.json()["nonce"] for e in events if e.kind == "data"}
+    assert len(nonces) == 1
+    _, again = client.stream(CHAT, chat_body())
+    assert {e.json()["nonce"] for e in again if e.kind == "data"} != nonces
+
+
+def test_repeated_tokens_give_byte_identical_chunks(client: Client) -> None:
+    sealed, events = client.stream(CHAT, chat_body("repeat"))
+    plaintexts = _decrypted(client, sealed, events)
+    assert len(set(plaintexts)) < len(plaintexts)  # the model always repeats its third token
+    assert plaintexts[1] == plaintexts[2]
+    data = [e.json() for e in events if e.kind == "data"]
+    assert data[1] == data[2]  # same key, same nonce, same bytes: identical envelopes too
+
+
+@pytest.fixture
+def unique_client() -> Iterator[Client]:
+    with LocalNode(NodeConfig(unique_chunk_nonces=True, keep_alive=False)) as node:
+        yield from make_client(node)
+
+
+def test_unique_chunk_nonces_switch(unique_client: Client) -> None:
+    sealed, events = unique_client.stream(CHAT, chat_body())
+    assert all(e.kind == "data" for e in events)  # keep_alive=False
+    nonces = [e.json()["nonce"] for e in events]
+    assert len(set(nonces)) == len(nonces)
+    _decrypted(unique_client, sealed, events)
+
+
+def test_outer_stream_false_gives_json_even_for_streaming_inner(client: Client) -> None:
+    sealed = client.seal(chat_body(), stream=False)
+    response = client.post(CHAT, {**sealed.body, "stream": None})
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_n_choices_stream(client: Client) -> None:
+    sealed, events = client.stream(CHAT, chat_body(n=2, max_tokens=3), num_compute_units=3)
+    chunks = [json.loads(p) for p in _decrypted(client, sealed, events)]
+    finished = [c["choices"][0] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+    assert sorted(c["index"] for c in finished) == [0, 1]
+    assert chunks[-1]["usage"]["completion_tokens"] == 6
