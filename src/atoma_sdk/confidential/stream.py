@@ -14,7 +14,7 @@ from .receipt import Receipt
 from .verify import StreamVerifier
 
 if TYPE_CHECKING:
-    from ..models import ChatCompletionMessage
+    from ..models import ChatCompletionMessageAssistant as ChatCompletionMessage
 
 T = TypeVar("T")
 
@@ -167,6 +167,6 @@ def _delta_texts(item: Any) -> list[str]:
 def _message(content: str) -> ChatCompletionMessage:
     from .._runtime.serde import resolve
 
-    model: Any = resolve("ChatCompletionMessage")
+    model: Any = resolve("ChatCompletionMessageAssistant")
     message: ChatCompletionMessage = model.model_validate({"role": "assistant", "content": content})
     return message

@@ -39,7 +39,14 @@ class Unset:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> core_schema.CoreSchema:
-        return core_schema.is_instance_schema(cls)
+        # A model dumped with UNSET fields (e.g. ``model_dump()`` without ``exclude_unset``) shows them as null.
+        return core_schema.is_instance_schema(
+            cls, serialization=core_schema.plain_serializer_function_ser_schema(_unset_to_none)
+        )
+
+
+def _unset_to_none(_value: Unset) -> None:
+    return None
 
 
 UNSET: Final = Unset()
