@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from atoma_sdk.errors import error_for_status
@@ -141,7 +142,9 @@ def _response(name: str | None, wrapper: str = "") -> str:
 
 
 def _operation_section(api: Api, res: Resource, op: Operation) -> str:
-    out = [f"## {op.method_name}", "", op.description or op.summary, ""]
+    # The spec's descriptions carry their own headings: nest them under the operation's.
+    text = re.sub(r"(?m)^#+ ", "#### ", op.description or op.summary)
+    out = [f"## {op.method_name}", "", text, ""]
     if op.confidential:
         conf = op.confidential
         out += [

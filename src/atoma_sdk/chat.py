@@ -287,7 +287,7 @@ class Chat(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> EventStream[models.ChatCompletionStreamResponse]:
-        """create_stream
+        """Create chat completions (streaming)
 
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use
@@ -378,7 +378,7 @@ class Chat(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> EventStreamAsync[models.ChatCompletionStreamResponse]:
-        """create_stream
+        """Create chat completions (streaming)
 
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use

@@ -239,7 +239,7 @@ class Completions(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> EventStream[models.CompletionsStreamResponse]:
-        """create_stream
+        """Create completions (streaming)
 
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for
@@ -311,7 +311,7 @@ class Completions(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> EventStreamAsync[models.CompletionsStreamResponse]:
-        """create_stream
+        """Create completions (streaming)
 
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for

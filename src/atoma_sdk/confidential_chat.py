@@ -404,7 +404,7 @@ class ConfidentialChat(Resource):
         ...
 
     def create_stream(self, **kwargs: Any) -> Any:
-        """create_stream
+        """Create confidential chat completions (streaming)
 
         Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
         plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the
@@ -472,7 +472,7 @@ class ConfidentialChat(Resource):
         ...
 
     async def create_stream_async(self, **kwargs: Any) -> Any:
-        """create_stream
+        """Create confidential chat completions (streaming)
 
         Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
         plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the

@@ -378,7 +378,7 @@ class ConfidentialCompletions(Resource):
         ...
 
     def create_stream(self, **kwargs: Any) -> Any:
-        """create_stream
+        """Create confidential completions (streaming)
 
         Two forms: the plaintext form (``prompt=...`` and the other CompletionsRequest fields, plus
         ``verification``) encrypts to a locked node, verifies and returns CompletionsResponse; the raw
@@ -441,7 +441,7 @@ class ConfidentialCompletions(Resource):
         ...
 
     async def create_stream_async(self, **kwargs: Any) -> Any:
-        """create_stream
+        """Create confidential completions (streaming)
 
         Two forms: the plaintext form (``prompt=...`` and the other CompletionsRequest fields, plus
         ``verification``) encrypts to a locked node, verifies and returns CompletionsResponse; the raw
