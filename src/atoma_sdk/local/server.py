@@ -49,6 +49,55 @@ def _server(app: Any) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+class BackgroundServer:
+    """Any ASGI app served by uvicorn in a daemon thread on a freshly bound socket (port 0 = a free port)."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self._host, self._port = host, port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self._url = ""
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` once started."""
+        if not self._url:
+            raise AtomaError("the server is not running")
+        return self._url
+
+    def start(self) -> None:
+        """Start serving; returns when the server accepts connections (idempotent)."""
+        if self._thread is not None:
+            return
+        self._socket = _bind(self._host, self._port)
+        self._server = server = _server(self.app)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [self._socket]}, name="atoma-local-node", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise AtomaError("the local server failed to start")
+            time.sleep(0.005)
+        self._url = _url(self._socket)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread (idempotent)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+        self._url = ""
+
+
 class LocalNode:
     """A local confidential node served by uvicorn in a background thread on a loopback port.
 
@@ -60,18 +109,12 @@ class LocalNode:
         self.config = config if config is not None else NodeConfig()
         self.app = create_app(self.config)
         self.state: NodeState = self.app.state.node
-        self._host, self._port = host, port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self._url = ""
+        self._server = BackgroundServer(self.app, host=host, port=port)
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:<port>`` once started."""
-        if not self._url:
-            raise AtomaError("the local node is not running")
-        return self._url
+        return self._server.url
 
     @property
     def api_key(self) -> str:
@@ -101,34 +144,12 @@ class LocalNode:
 
     def start(self) -> LocalNode:
         """Start serving; returns when the node accepts connections."""
-        if self._thread is not None:
-            return self
-        self._socket = _bind(self._host, self._port)
-        self._server = server = _server(self.app)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [self._socket]}, name="atoma-local-node", daemon=True
-        )
-        self._thread = thread
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise AtomaError("the local node failed to start")
-            time.sleep(0.005)
-        self._url = _url(self._socket)
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and wait for the server thread (idempotent)."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
-        self._url = ""
+        """Stop serving (idempotent)."""
+        self._server.stop()
 
     def __enter__(self) -> LocalNode:
         return self.start()
@@ -145,7 +166,8 @@ class LocalNode:
         await anyio.to_thread.run_sync(self.stop)
 
     def __repr__(self) -> str:
-        return f"LocalNode(url={self._url or None!r}, signer={self.signer_address!r})"
+        url = self._server._url or None
+        return f"LocalNode(url={url!r}, signer={self.signer_address!r})"
 
 
 def serve(
