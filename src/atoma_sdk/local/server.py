@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -170,6 +171,14 @@ class LocalNode:
         return f"LocalNode(url={url!r}, signer={self.signer_address!r})"
 
 
+class _Stopped(Exception):
+    """SIGTERM, re-raised by uvicorn after its graceful shutdown."""
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def serve(
     config: NodeConfig | None = None,
     *,
@@ -177,13 +186,21 @@ def serve(
     port: int = 0,
     on_ready: Callable[[str, NodeState], None] | None = None,
 ) -> None:
-    """Serve in the calling (main) thread until Ctrl-C or SIGTERM; ``on_ready(url, state)`` runs first."""
+    """Serve in the main thread; ``on_ready(url, state)`` runs once the socket listens.
+
+    Ctrl-C or SIGTERM shut the server down gracefully and then make this function *return* (uvicorn
+    re-raises the signal after shutdown; it is absorbed here), so callers can exit with status 0.
+    """
     app = create_app(config)
     sock = _bind(host, port)
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
         server = _server(app)
         if on_ready is not None:
             on_ready(_url(sock), app.state.node)
         server.run(sockets=[sock])
+    except (KeyboardInterrupt, _Stopped):
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
