@@ -92,3 +92,17 @@ def test_n_choices_stream(client: Client) -> None:
     finished = [c["choices"][0] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
     assert sorted(c["index"] for c in finished) == [0, 1]
     assert chunks[-1]["usage"]["completion_tokens"] == 6
+
+
+def test_client_leaving_mid_stream_cancels_the_stream(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    sealed = client.seal(
+        chat_body(max_tokens=3000), client.lock(max_num_tokens=3000), stream=True, num_compute_units=3000
+    )
+    with client.http.stream("POST", CHAT, json={**sealed.body}) as response:
+        next(response.iter_lines())
+    # The node keeps serving, and did not keep writing thousands of chunks into the closed socket.
+    for _ in range(3):
+        client.call(CHAT, chat_body())
+    assert not [r for r in caplog.records if "socket.send() raised exception" in r.getMessage()]

@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -249,6 +250,7 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 async def _plain_events(source: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     async for chunk in source:
         yield event(dumps(chunk))
+        await anyio.lowlevel.checkpoint()  # fairness, and noticing a client that went away
     yield DONE
 
 

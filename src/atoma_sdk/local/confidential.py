@@ -7,6 +7,8 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.lowlevel
+
 from ..confidential.envelope import NONCE_LEN, NodeSession, b64d, b64e
 from .faults import FaultPlan
 from .state import NodeState
@@ -122,6 +124,9 @@ async def sealed_events(
             else:
                 yield event(dumps(sealer.chunk(plaintext, usage, corrupt=index == plan.corrupt_index)))
             index += 1
+            # Let the loop run between events: other streams get their turn, and a client that went
+            # away is noticed (the response is cancelled instead of writing into a dead socket).
+            await anyio.lowlevel.checkpoint()
         if plan.drop_after is not None:
             raise InjectedDisconnect
     finally:
