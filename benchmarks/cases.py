@@ -1,0 +1,324 @@
+"""The seven cases of issue 6. Each runs its sides interleaved and returns a :class:`CaseResult`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.harness import CaseResult, Ratio, Series, Target, interleave
+from benchmarks.node import NodeProcess
+from benchmarks.protocol import Worker
+
+MESSAGES = [{"role": "user", "content": "Hello, who are you?"}]
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    reps: int
+    import_reps: int
+    create_calls: int
+    stream_streams: int
+    stream_tokens: int
+    plain_calls: int
+    verify_calls: int
+    sse_events: int
+    official_large_bytes: int
+    scale_levels: tuple[int, ...]
+    scale_min_calls: int
+    scale_reps: int
+    memory_calls: int
+    memory_streams: int
+
+
+SETTINGS = {
+    "smoke": Settings("smoke", 2, 2, 4, 2, 8, 20, 200, 200, 16 * 1024, (1, 4), 8, 1, 20, 10),
+    "quick": Settings("quick", 5, 5, 60, 2, 128, 400, 5000, 5000, 64 * 1024, (1, 8, 32, 128, 256), 256, 1,
+                      1000, 100),
+    "full": Settings("full", 7, 10, 200, 4, 256, 1500, 20000, 20000, 256 * 1024, (1, 8, 32, 128, 256), 512, 3,
+                     10000, 1000),
+}
+
+
+@dataclass
+class Context:
+    settings: Settings
+    root: str
+    python: str
+    official_python: str | None
+    node: NodeProcess
+    sdk: Worker
+    floor: Worker
+    official: Worker | None
+
+    @property
+    def target(self) -> dict[str, Any]:
+        return {"url": self.node.url, "api_key": self.node.api_key, "model": self.node.model, "messages": MESSAGES}
+
+
+def _ms(label: str) -> Series:
+    return Series(label, "ms", scale=1e3)
+
+
+def _us(label: str) -> Series:
+    return Series(label, "µs", scale=1e6)
+
+
+# -- 1. import ----------------------------------------------------------------------------------------------------
+
+_IMPORT_SDK = (
+    "import time; t = time.perf_counter(); import atoma_sdk; "
+    "sdk = atoma_sdk.AtomaSDK(bearer_auth='k', server_url='http://127.0.0.1:9'); sdk.confidential_chat; "
+    "print(time.perf_counter() - t)"
+)
+_IMPORT_FLOOR = "import time; t = time.perf_counter(); import httpx, pydantic; print(time.perf_counter() - t)"
+
+
+def _fresh(python: str, code: str, cwd: str) -> Callable[[], float]:
+    def run() -> float:
+        out = subprocess.run([python, "-c", code], cwd=cwd, capture_output=True, text=True, check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    return run
+
+
+def case_import(ctx: Context) -> CaseResult:
+    sdk, floor = _ms("atoma-sdk: import + AtomaSDK() + .confidential_chat"), _ms("floor: import httpx, pydantic")
+    sides = [(sdk, _fresh(ctx.python, _IMPORT_SDK, ctx.root)), (floor, _fresh(ctx.python, _IMPORT_FLOOR, ctx.root))]
+    official = None
+    if ctx.official_python:
+        official = _ms("official 0.1.3: import + AtomaSDK() + .confidential_chat")
+        sides.append((official, _fresh(ctx.official_python, _IMPORT_SDK, ctx.root)))
+    for _, run in sides:  # compile bytecode caches before measuring
+        run()
+    interleave(ctx.settings.import_reps, sides)
+    result = CaseResult("1", "Import to first use (fresh process, wall time)", [s for s, _ in sides])
+    ratio = Ratio.of("atoma-sdk / floor", sdk, floor)
+    result.ratios.append(ratio)
+    result.targets.append(Target("atoma-sdk import <= 1.2x floor", ratio.median, 1.2))
+    if official:
+        result.ratios.append(Ratio.of("official / atoma-sdk", official, sdk))
+    return result
+
+
+# -- 2. plain chat ------------------------------------------------------------------------------------------------
+
+
+def case_plain(ctx: Context) -> CaseResult:
+    n = ctx.settings.plain_calls
+    args = {"messages": MESSAGES, "n": n, "warmup": max(5, n // 10)}
+    sdk, bare = _us("atoma-sdk chat.create"), _us("bare httpx post().json()")
+    sides: list[tuple[Series, Callable[[], float]]] = [
+        (sdk, lambda: ctx.sdk.call("plain_sdk", **args)["cpu"]),
+        (bare, lambda: ctx.sdk.call("plain_httpx", **args)["cpu"]),
+    ]
+    official = None
+    if ctx.official:
+        official = _us("official 0.1.3 chat.create")
+        canned = _canned_chat()
+        worker = ctx.official
+        sides.append((official, lambda: worker.call("plain", canned=canned, **args)["cpu"]))
+    interleave(ctx.settings.reps, sides)
+    result = CaseResult("2", "Plain chat.create over an in-process transport (client CPU per call)",
+                        [s for s, _ in sides])
+    ratio = Ratio.of("atoma-sdk / bare httpx", sdk, bare)
+    result.ratios.append(ratio)
+    result.targets.append(Target("atoma-sdk <= 2x bare httpx", ratio.median, 2.0))
+    if official:
+        result.ratios.append(Ratio.of("official / atoma-sdk", official, sdk))
+    return result
+
+
+def _canned_chat() -> dict[str, Any]:
+    from atoma_sdk.local.model import chat_completion
+
+    return chat_completion({"model": "m", "messages": MESSAGES, "max_tokens": 32})
+
+
+# -- 3. confidential create ---------------------------------------------------------------------------------------
+
+
+def case_create(ctx: Context) -> CaseResult:
+    n = ctx.settings.create_calls
+    base = {**ctx.target, "n": n, "warmup": max(3, n // 10)}
+    sdk, floor_v = _ms("atoma-sdk (default policy)"), _ms("floor + Ed25519 verify")
+    floor = _ms("floor, no signature check")
+    sides: list[tuple[Series, Callable[[], float]]] = [
+        (sdk, lambda: ctx.sdk.call("create", **base)["cpu"]),
+        (floor_v, lambda: ctx.floor.call("create", verify="cryptography", **base)["cpu"]),
+        (floor, lambda: ctx.floor.call("create", **base)["cpu"]),
+    ]
+    official = None
+    if ctx.official:
+        official = _ms("official 0.1.3")
+        worker = ctx.official
+        sides.append((official, lambda: worker.call("create", **base)["cpu"]))
+    interleave(ctx.settings.reps, sides)
+    result = CaseResult("3", "Confidential create over loopback (client CPU per call)", [s for s, _ in sides])
+    ratio = Ratio.of("atoma-sdk / floor+verify", sdk, floor_v)
+    result.ratios.append(ratio)
+    result.targets.append(Target("atoma-sdk <= 1.5x floor+verify", ratio.median, 1.5))
+    if official:
+        faster = Ratio.of("official / atoma-sdk", official, sdk)
+        result.ratios.append(faster)
+        result.targets.append(Target("atoma-sdk >= 3x cheaper than official", faster.median, 3.0, at_most=False))
+    return result
+
+
+# -- 4. confidential stream ---------------------------------------------------------------------------------------
+
+
+def case_stream(ctx: Context) -> CaseResult:
+    s = ctx.settings
+    base = {**ctx.target, "n": s.stream_streams, "warmup": 1, "max_tokens": s.stream_tokens}
+    sdk, sdk_off = _us("atoma-sdk (default: every chunk verified)"), _us("atoma-sdk, signature check off")
+    floor_v, floor = _us("floor + Ed25519 verify (cryptography)"), _us("floor, no signature check")
+    sides: list[tuple[Series, Callable[[], float]]] = [
+        (sdk, lambda: ctx.sdk.call("stream", **base)["cpu"]),
+        (sdk_off, lambda: ctx.sdk.call("stream", verify=False, **base)["cpu"]),
+        (floor_v, lambda: ctx.floor.call("stream", verify="cryptography", **base)["cpu"]),
+        (floor, lambda: ctx.floor.call("stream", **base)["cpu"]),
+    ]
+    has_nacl = ctx.floor.call("has_nacl")["nacl"]
+    if has_nacl:
+        floor_n = _us("floor + Ed25519 verify (PyNaCl)")
+        sides.append((floor_n, lambda: ctx.floor.call("stream", verify="nacl", **base)["cpu"]))
+    official = None
+    if ctx.official:
+        official = _us("official 0.1.3 (no signature check)")
+        worker = ctx.official
+        sides.append((official, lambda: worker.call("stream", **base)["cpu"]))
+    interleave(s.reps, sides)
+    result = CaseResult("4", f"Confidential stream (client CPU per event, {s.stream_tokens}-token streams)",
+                        [x for x, _ in sides])
+    ratio = Ratio.of("atoma-sdk / floor+verify", sdk, floor_v)
+    result.ratios.append(ratio)
+    result.targets.append(Target("atoma-sdk (default) <= 1.3x floor+verify", ratio.median, 1.3))
+    result.ratios.append(Ratio.of("atoma-sdk sig-off / floor", sdk_off, floor))
+    if official:
+        faster = Ratio.of("official / atoma-sdk sig-off", official, sdk_off)
+        result.ratios.append(faster)
+        result.targets.append(Target("atoma-sdk sig-off >= 15x cheaper than official", faster.median, 15.0,
+                                     at_most=False))
+    crypto, nacl = _us("Ed25519 verify: cryptography"), _us("Ed25519 verify: PyNaCl (libsodium)")
+    verify_sides: list[tuple[Series, Callable[[], float]]] = [
+        (crypto, lambda: ctx.floor.call("verify_micro", n=s.verify_calls)["cryptography"])
+    ]
+    if has_nacl:
+        verify_sides.append((nacl, lambda: ctx.floor.call("verify_micro", n=s.verify_calls)["nacl"]))
+    interleave(s.reps, verify_sides)
+    result.series += [x for x, _ in verify_sides]
+    if has_nacl:
+        result.ratios.append(Ratio.of("cryptography / PyNaCl verify", crypto, nacl))
+    else:
+        result.notes.append("PyNaCl is not installed in the floor's environment: its verification was not measured.")
+    return result
+
+
+# -- 5. SSE decoder -----------------------------------------------------------------------------------------------
+
+
+def case_sse(ctx: Context) -> CaseResult:
+    s = ctx.settings
+    small, one, split = Series("atoma-sdk: small events", "MB/s"), _ms("atoma-sdk: 256 KiB event, 1 chunk"), \
+        _ms("atoma-sdk: 256 KiB event, 1 KiB chunks")
+
+    def ours() -> float:
+        out = ctx.sdk.call("sse", events=s.sse_events)
+        small.values.append(out["small_bytes"] / out["small"] / MB)
+        one.values.append(out["large_one"])
+        return float(out["large_split"])
+
+    for _ in range(s.reps):
+        split.values.append(ours())
+    result = CaseResult("5", "SSE decoder alone", [small, one, split])
+    linear = Ratio.of("atoma-sdk: 1 KiB chunks / one chunk", split, one)
+    result.ratios.append(linear)
+    result.targets.append(Target("256 KiB in 1 KiB chunks <= 2x one chunk", linear.median, 2.0))
+    if ctx.official:
+        size = s.official_large_bytes
+        kib = size // 1024
+        o_small = Series("official 0.1.3: small events", "MB/s")
+        o_one, o_split = _ms(f"official: {kib} KiB event, 1 chunk"), _ms(f"official: {kib} KiB event, 1 KiB chunks")
+        out = ctx.official.call("sse", events=s.sse_events, large_bytes=size, tries=1)
+        o_small.values.append(out["small_bytes"] / out["small"] / MB)
+        o_one.values.append(out["large_one"])
+        o_split.values.append(out["large_split"])
+        result.series += [o_small, o_one, o_split]
+        result.ratios.append(Ratio.of(f"official: {kib} KiB in 1 KiB chunks / one chunk", o_split, o_one))
+        result.notes.append(f"The official decoder ran once, on a {kib} KiB event (it is quadratic in event size).")
+    return result
+
+
+# -- 6. async scaling ---------------------------------------------------------------------------------------------
+
+
+def case_scaling(ctx: Context) -> CaseResult:
+    s = ctx.settings
+    series = {level: Series(f"atoma-sdk async, {level} concurrent", "calls/s") for level in s.scale_levels}
+    errors: dict[int, int] = dict.fromkeys(s.scale_levels, 0)
+    kinds: set[str] = set()
+
+    def run(level: int) -> Callable[[], float]:
+        def measure() -> float:
+            calls = max(s.scale_min_calls, 2 * level)
+            out = ctx.sdk.call("async_scale", level=level, calls=calls, **ctx.target)
+            errors[level] += out["errors"]
+            kinds.update(out["error_kinds"])
+            return float(out["calls_per_s"])
+
+        return measure
+
+    interleave(s.scale_reps, [(series[level], run(level)) for level in s.scale_levels])
+    result = CaseResult("6", "Async scaling against the local node (separate process)", list(series.values()))
+    first = series[s.scale_levels[0]]
+    for level in s.scale_levels[1:]:
+        result.ratios.append(Ratio.of(f"{level} concurrent / sequential", series[level], first))
+    total_errors = sum(errors.values())
+    result.targets.append(Target("errors at every level", total_errors, 0, shown=str(total_errors)))
+    slowest = min(r.median for r in result.ratios) if result.ratios else 1.0
+    result.targets.append(Target("no level slower than sequential (slowest / sequential)", slowest, 1.0,
+                                 at_most=False))
+    result.notes.append("Errors per level: " + ", ".join(f"{k}: {v}" for k, v in errors.items())
+                        + (f" ({', '.join(sorted(kinds))})" if kinds else ""))
+    result.notes.append("Node and client share this machine's cores; calls/s is bounded by the node's CPU.")
+    return result
+
+
+# -- 7. memory ----------------------------------------------------------------------------------------------------
+
+
+def case_memory(ctx: Context) -> CaseResult:
+    s = ctx.settings
+    out = ctx.sdk.call("memory", calls=s.memory_calls, streams=s.memory_streams, **ctx.target)
+    growth = (out["rss_end"] - out["rss_warm"]) / MB
+    result = CaseResult("7", f"Memory: {out['calls']} confidential calls + {out['streams']} streams in one process")
+    result.series += [
+        Series("RSS after warm-up (first tenth)", "MB", [out["rss_warm"] / MB]),
+        Series("RSS at the end", "MB", [out["rss_end"] / MB]),
+    ]
+    result.targets.append(Target("RSS growth after warm-up < 10 MB", growth, 10.0, shown=f"{growth:.2f} MB"))
+    result.targets.append(Target("streams whose connection was not returned to the pool", out["leaked_streams"], 0,
+                                 shown=str(out["leaked_streams"])))
+    result.notes.append(f"Every tenth stream is abandoned after two events (closed by `with`); "
+                        f"at most {out['max_connections']} pooled connection(s) at any time.")
+    return result
+
+
+CASES: dict[str, Callable[[Context], CaseResult]] = {
+    "1": case_import,
+    "2": case_plain,
+    "3": case_create,
+    "4": case_stream,
+    "5": case_sse,
+    "6": case_scaling,
+    "7": case_memory,
+}
+
+
+def describe(settings: Settings) -> str:
+    return json.dumps(settings.__dict__)
