@@ -83,6 +83,12 @@ class StreamRenderer:
         self._include_usage = intercept.include_usage
         self._on_receipt = on_receipt
         self._first: dict[str, Any] | None = None
+        self._begun = False
+
+    def begin(self) -> bool:
+        """True the first time only: a body is sent once (a second pass, e.g. a drain, gets nothing)."""
+        begun, self._begun = self._begun, True
+        return not begun
 
     def item(self, item: Any) -> list[bytes]:
         """The frames to send once the stream yielded ``item`` (every chunk verified up to it)."""

@@ -165,6 +165,8 @@ class _SSEBody(httpx.SyncByteStream):
         self._renderer = renderer
 
     def __iter__(self) -> Iterator[bytes]:
+        if not self._renderer.begin():
+            return
         try:
             for item in self._stream:
                 yield from self._renderer.item(item)
@@ -188,6 +190,8 @@ class _AsyncSSEBody(httpx.AsyncByteStream):
         self._renderer = renderer
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        if not self._renderer.begin():
+            return
         try:
             async for item in self._stream:
                 for frame in self._renderer.item(item):
