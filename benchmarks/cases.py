@@ -37,10 +37,12 @@ class Settings:
 
 SETTINGS = {
     "smoke": Settings("smoke", 2, 2, 4, 2, 8, 20, 200, 200, 16 * 1024, (1, 4), 8, 1, 20, 10),
-    "quick": Settings("quick", 5, 5, 60, 2, 128, 400, 5000, 5000, 64 * 1024, (1, 8, 32, 128, 256), 256, 1,
-                      1000, 100),
-    "full": Settings("full", 7, 10, 200, 4, 256, 1500, 20000, 20000, 256 * 1024, (1, 8, 32, 128, 256), 512, 3,
-                     10000, 1000),
+    "quick": Settings(
+        "quick", 5, 5, 60, 2, 128, 400, 5000, 5000, 64 * 1024, (1, 8, 32, 128, 256), 256, 1, 1000, 100
+    ),
+    "full": Settings(
+        "full", 7, 10, 200, 4, 256, 1500, 20000, 20000, 256 * 1024, (1, 8, 32, 128, 256), 512, 3, 10000, 1000
+    ),
 }
 
 
@@ -57,7 +59,12 @@ class Context:
 
     @property
     def target(self) -> dict[str, Any]:
-        return {"url": self.node.url, "api_key": self.node.api_key, "model": self.node.model, "messages": MESSAGES}
+        return {
+            "url": self.node.url,
+            "api_key": self.node.api_key,
+            "model": self.node.model,
+            "messages": MESSAGES,
+        }
 
 
 def _ms(label: str) -> Series:
@@ -68,7 +75,7 @@ def _us(label: str) -> Series:
     return Series(label, "µs", scale=1e6)
 
 
-# -- 1. import ----------------------------------------------------------------------------------------------------
+# -- 1. import --
 
 _IMPORT_SDK = (
     "import time; t = time.perf_counter(); import atoma_sdk; "
@@ -87,8 +94,14 @@ def _fresh(python: str, code: str, cwd: str) -> Callable[[], float]:
 
 
 def case_import(ctx: Context) -> CaseResult:
-    sdk, floor = _ms("atoma-sdk: import + AtomaSDK() + .confidential_chat"), _ms("floor: import httpx, pydantic")
-    sides = [(sdk, _fresh(ctx.python, _IMPORT_SDK, ctx.root)), (floor, _fresh(ctx.python, _IMPORT_FLOOR, ctx.root))]
+    sdk, floor = (
+        _ms("atoma-sdk: import + AtomaSDK() + .confidential_chat"),
+        _ms("floor: import httpx, pydantic"),
+    )
+    sides = [
+        (sdk, _fresh(ctx.python, _IMPORT_SDK, ctx.root)),
+        (floor, _fresh(ctx.python, _IMPORT_FLOOR, ctx.root)),
+    ]
     official = None
     if ctx.official_python:
         official = _ms("official 0.1.3: import + AtomaSDK() + .confidential_chat")
@@ -105,7 +118,7 @@ def case_import(ctx: Context) -> CaseResult:
     return result
 
 
-# -- 2. plain chat ------------------------------------------------------------------------------------------------
+# -- 2. plain chat --
 
 
 def case_plain(ctx: Context) -> CaseResult:
@@ -123,8 +136,9 @@ def case_plain(ctx: Context) -> CaseResult:
         worker = ctx.official
         sides.append((official, lambda: worker.call("plain", canned=canned, **args)["cpu"]))
     interleave(ctx.settings.reps, sides)
-    result = CaseResult("2", "Plain chat.create over an in-process transport (client CPU per call)",
-                        [s for s, _ in sides])
+    result = CaseResult(
+        "2", "Plain chat.create over an in-process transport (client CPU per call)", [s for s, _ in sides]
+    )
     ratio = Ratio.of("atoma-sdk / bare httpx", sdk, bare)
     result.ratios.append(ratio)
     result.targets.append(Target("atoma-sdk <= 2x bare httpx", ratio.median, 2.0))
@@ -139,7 +153,7 @@ def _canned_chat() -> dict[str, Any]:
     return chat_completion({"model": "m", "messages": MESSAGES, "max_tokens": 32})
 
 
-# -- 3. confidential create ---------------------------------------------------------------------------------------
+# -- 3. confidential create --
 
 
 def case_create(ctx: Context) -> CaseResult:
@@ -165,11 +179,13 @@ def case_create(ctx: Context) -> CaseResult:
     if official:
         faster = Ratio.of("official / atoma-sdk", official, sdk)
         result.ratios.append(faster)
-        result.targets.append(Target("atoma-sdk >= 3x cheaper than official", faster.median, 3.0, at_most=False))
+        result.targets.append(
+            Target("atoma-sdk >= 3x cheaper than official", faster.median, 3.0, at_most=False)
+        )
     return result
 
 
-# -- 4. confidential stream ---------------------------------------------------------------------------------------
+# -- 4. confidential stream --
 
 
 def case_stream(ctx: Context) -> CaseResult:
@@ -193,8 +209,11 @@ def case_stream(ctx: Context) -> CaseResult:
         worker = ctx.official
         sides.append((official, lambda: worker.call("stream", **base)["cpu"]))
     interleave(s.reps, sides)
-    result = CaseResult("4", f"Confidential stream (client CPU per event, {s.stream_tokens}-token streams)",
-                        [x for x, _ in sides])
+    result = CaseResult(
+        "4",
+        f"Confidential stream (client CPU per event, {s.stream_tokens}-token streams)",
+        [x for x, _ in sides],
+    )
     ratio = Ratio.of("atoma-sdk / floor+verify", sdk, floor_v)
     result.ratios.append(ratio)
     result.targets.append(Target("atoma-sdk (default) <= 1.3x floor+verify", ratio.median, 1.3))
@@ -202,8 +221,9 @@ def case_stream(ctx: Context) -> CaseResult:
     if official:
         faster = Ratio.of("official / atoma-sdk sig-off", official, sdk_off)
         result.ratios.append(faster)
-        result.targets.append(Target("atoma-sdk sig-off >= 15x cheaper than official", faster.median, 15.0,
-                                     at_most=False))
+        result.targets.append(
+            Target("atoma-sdk sig-off >= 15x cheaper than official", faster.median, 15.0, at_most=False)
+        )
     crypto, nacl = _us("Ed25519 verify: cryptography"), _us("Ed25519 verify: PyNaCl (libsodium)")
     verify_sides: list[tuple[Series, Callable[[], float]]] = [
         (crypto, lambda: ctx.floor.call("verify_micro", n=s.verify_calls)["cryptography"])
@@ -215,17 +235,22 @@ def case_stream(ctx: Context) -> CaseResult:
     if has_nacl:
         result.ratios.append(Ratio.of("cryptography / PyNaCl verify", crypto, nacl))
     else:
-        result.notes.append("PyNaCl is not installed in the floor's environment: its verification was not measured.")
+        result.notes.append(
+            "PyNaCl is not installed in the floor's environment: its verification was not measured."
+        )
     return result
 
 
-# -- 5. SSE decoder -----------------------------------------------------------------------------------------------
+# -- 5. SSE decoder --
 
 
 def case_sse(ctx: Context) -> CaseResult:
     s = ctx.settings
-    small, one, split = Series("atoma-sdk: small events", "MB/s"), _ms("atoma-sdk: 256 KiB event, 1 chunk"), \
-        _ms("atoma-sdk: 256 KiB event, 1 KiB chunks")
+    small, one, split = (
+        Series("atoma-sdk: small events", "MB/s"),
+        _ms("atoma-sdk: 256 KiB event, 1 chunk"),
+        _ms("atoma-sdk: 256 KiB event, 1 KiB chunks"),
+    )
 
     def ours() -> float:
         out = ctx.sdk.call("sse", events=s.sse_events)
@@ -243,18 +268,23 @@ def case_sse(ctx: Context) -> CaseResult:
         size = s.official_large_bytes
         kib = size // 1024
         o_small = Series("official 0.1.3: small events", "MB/s")
-        o_one, o_split = _ms(f"official: {kib} KiB event, 1 chunk"), _ms(f"official: {kib} KiB event, 1 KiB chunks")
+        o_one, o_split = (
+            _ms(f"official: {kib} KiB event, 1 chunk"),
+            _ms(f"official: {kib} KiB event, 1 KiB chunks"),
+        )
         out = ctx.official.call("sse", events=s.sse_events, large_bytes=size, tries=1)
         o_small.values.append(out["small_bytes"] / out["small"] / MB)
         o_one.values.append(out["large_one"])
         o_split.values.append(out["large_split"])
         result.series += [o_small, o_one, o_split]
         result.ratios.append(Ratio.of(f"official: {kib} KiB in 1 KiB chunks / one chunk", o_split, o_one))
-        result.notes.append(f"The official decoder ran once, on a {kib} KiB event (it is quadratic in event size).")
+        result.notes.append(
+            f"The official decoder ran once, on a {kib} KiB event (it is quadratic in event size)."
+        )
     return result
 
 
-# -- 6. async scaling ---------------------------------------------------------------------------------------------
+# -- 6. async scaling --
 
 
 def case_scaling(ctx: Context) -> CaseResult:
@@ -281,31 +311,45 @@ def case_scaling(ctx: Context) -> CaseResult:
     total_errors = sum(errors.values())
     result.targets.append(Target("errors at every level", total_errors, 0, shown=str(total_errors)))
     slowest = min(r.median for r in result.ratios) if result.ratios else 1.0
-    result.targets.append(Target("no level slower than sequential (slowest / sequential)", slowest, 1.0,
-                                 at_most=False))
-    result.notes.append("Errors per level: " + ", ".join(f"{k}: {v}" for k, v in errors.items())
-                        + (f" ({', '.join(sorted(kinds))})" if kinds else ""))
+    result.targets.append(
+        Target("no level slower than sequential (slowest / sequential)", slowest, 1.0, at_most=False)
+    )
+    result.notes.append(
+        "Errors per level: "
+        + ", ".join(f"{k}: {v}" for k, v in errors.items())
+        + (f" ({', '.join(sorted(kinds))})" if kinds else "")
+    )
     result.notes.append("Node and client share this machine's cores; calls/s is bounded by the node's CPU.")
     return result
 
 
-# -- 7. memory ----------------------------------------------------------------------------------------------------
+# -- 7. memory --
 
 
 def case_memory(ctx: Context) -> CaseResult:
     s = ctx.settings
     out = ctx.sdk.call("memory", calls=s.memory_calls, streams=s.memory_streams, **ctx.target)
     growth = (out["rss_end"] - out["rss_warm"]) / MB
-    result = CaseResult("7", f"Memory: {out['calls']} confidential calls + {out['streams']} streams in one process")
+    result = CaseResult(
+        "7", f"Memory: {out['calls']} confidential calls + {out['streams']} streams in one process"
+    )
     result.series += [
         Series("RSS after warm-up (first tenth)", "MB", [out["rss_warm"] / MB]),
         Series("RSS at the end", "MB", [out["rss_end"] / MB]),
     ]
     result.targets.append(Target("RSS growth after warm-up < 10 MB", growth, 10.0, shown=f"{growth:.2f} MB"))
-    result.targets.append(Target("streams whose connection was not returned to the pool", out["leaked_streams"], 0,
-                                 shown=str(out["leaked_streams"])))
-    result.notes.append(f"Every tenth stream is abandoned after two events (closed by `with`); "
-                        f"at most {out['max_connections']} pooled connection(s) at any time.")
+    result.targets.append(
+        Target(
+            "streams whose connection was not returned to the pool",
+            out["leaked_streams"],
+            0,
+            shown=str(out["leaked_streams"]),
+        )
+    )
+    result.notes.append(
+        f"Every tenth stream is abandoned after two events (closed by `with`); "
+        f"at most {out['max_connections']} pooled connection(s) at any time."
+    )
     return result
 
 

@@ -28,7 +28,16 @@ def ensure(root: Path) -> Path | None:
     try:
         venv.EnvBuilder(with_pip=True, clear=True).create(home)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", OFFICIAL, *EXTRAS],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                OFFICIAL,
+                *EXTRAS,
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -104,7 +104,9 @@ def measure_calls(call: Callable[[], object], n: int, warmup: int = 0) -> dict[s
     return {"cpu": (cpu1 - cpu0) / n, "wall": (wall1 - wall0) / n, "n": n}
 
 
-def measure_stream(open_stream: Callable[[], Iterable[object]], streams: int, warmup: int = 0) -> dict[str, float]:
+def measure_stream(
+    open_stream: Callable[[], Iterable[object]], streams: int, warmup: int = 0
+) -> dict[str, float]:
     """CPU seconds per streamed event, from the first event of each stream to its end.
 
     Opening the stream (lock, encryption, first event) is left out, so the figure is the cost of one more

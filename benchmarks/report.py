@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -27,10 +28,8 @@ def machine_facts(official: Mapping[str, str]) -> list[tuple[str, str]]:
         ("Python", sys.version.split()[0] + f" ({platform.python_implementation()})"),
     ]
     for name in ("atoma-sdk", "httpx", "httpcore", "pydantic", "cryptography", "uvicorn", "starlette"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             facts.append((name, version(name)))
-        except PackageNotFoundError:
-            pass
     for name, value in official.items():
         facts.append((f"{name} (official client's venv)", value))
     return facts
@@ -50,13 +49,13 @@ def _series_row(s: Series) -> str:
     k = s.scale
     if len(s.values) == 1:
         return f"| {s.label} | {_num(s.median * k)} {s.unit} | (1 run) |"
-    return f"| {s.label} | {_num(s.median * k)} {s.unit} | {_num(s.low * k)} – {_num(s.high * k)} |"
+    return f"| {s.label} | {_num(s.median * k)} {s.unit} | {_num(s.low * k)} - {_num(s.high * k)} |"
 
 
 def _ratio_row(r: Ratio) -> str:
     if len(r.values) == 1:
         return f"| **{r.label}** | **{r.median:.2f}x** | (1 run) |"
-    return f"| **{r.label}** | **{r.median:.2f}x** | {r.low:.2f}x – {r.high:.2f}x |"
+    return f"| **{r.label}** | **{r.median:.2f}x** | {r.low:.2f}x - {r.high:.2f}x |"
 
 
 def _target_value(t: Target) -> str:
@@ -77,7 +76,7 @@ def render(cases: Sequence[CaseResult], facts: Sequence[tuple[str, str]], mode: 
         f"{seconds / 60:.1f} min). Every comparison ran side by side in the same run, interleaved "
         "(the order rotates each repetition), against one local node running in a separate process; "
         "client CPU is measured inside each client's own process. Values are medians over repetitions "
-        "with min – max; ratios are computed per repetition (paired) and summarised the same way. "
+        "with min - max; ratios are computed per repetition (paired) and summarised the same way. "
         "See `benchmarks/README.md` for what each case measures.",
         "",
         "![chart](results.png)",
@@ -92,7 +91,7 @@ def render(cases: Sequence[CaseResult], facts: Sequence[tuple[str, str]], mode: 
             status = "met" if t.met else "**not met**"
             lines.append(f"| {case.key} | {t.text} | {_target_value(t)} | {_target_limit(t)} | {status} |")
     for case in cases:
-        lines += ["", f"## {case.key}. {case.title}", "", "| Side | Median | Min – max |", "|---|---|---|"]
+        lines += ["", f"## {case.key}. {case.title}", "", "| Side | Median | Min - max |", "|---|---|---|"]
         lines += [_series_row(s) for s in case.series]
         lines += [_ratio_row(r) for r in case.ratios]
         if case.notes:

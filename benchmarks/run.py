@@ -23,11 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_const", const="quick", dest="mode", help="a run of a few minutes")
-    mode.add_argument("--smoke", action="store_const", const="smoke", dest="mode", help="tiny settings (tests)")
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case numbers (default: all)")
+    mode.add_argument(
+        "--quick", action="store_const", const="quick", dest="mode", help="a run of a few minutes"
+    )
+    mode.add_argument(
+        "--smoke", action="store_const", const="smoke", dest="mode", help="tiny settings (tests)"
+    )
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help="comma-separated case numbers (default: all)"
+    )
     parser.add_argument("--no-official", action="store_true", help="skip Atoma's official client")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks", help="where RESULTS.md and results.png go")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks", help="where RESULTS.md and results.png go"
+    )
     args = parser.parse_args(argv)
     args.mode = args.mode or "full"
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -56,8 +64,16 @@ def main(argv: list[str] | None = None) -> int:
                 Worker("official", [str(official_python), "-m", "benchmarks.worker_official"], cwd=root)
             )
             official_versions = official.call("version")
-        ctx = Context(SETTINGS[args.mode], root, python, str(official_python) if official_python else None,
-                      node, sdk, floor, official)
+        ctx = Context(
+            SETTINGS[args.mode],
+            root,
+            python,
+            str(official_python) if official_python else None,
+            node,
+            sdk,
+            floor,
+            official,
+        )
         for key in args.cases:
             case_start = time.perf_counter()
             print(f"[bench] case {key} ...", flush=True)

@@ -7,6 +7,7 @@ plus its SSE helper for the decoder case.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import time
@@ -38,20 +39,25 @@ def version(args: Mapping[str, Any]) -> dict[str, str]:
 
     versions = {}
     for name in ("atoma-sdk", "pydantic", "pynacl"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             versions[name] = dist_version(name)
-        except PackageNotFoundError:
-            pass
     return versions
 
 
 def create(args: Mapping[str, Any]) -> dict[str, float]:
     chat, messages, model = _sdk(args).confidential_chat, args["messages"], args["model"]
-    return measure_calls(lambda: chat.create(messages=messages, model=model), args["n"], args.get("warmup", 0))
+    return measure_calls(
+        lambda: chat.create(messages=messages, model=model), args["n"], args.get("warmup", 0)
+    )
 
 
 def stream(args: Mapping[str, Any]) -> dict[str, float]:
-    chat, messages, model, tokens = _sdk(args).confidential_chat, args["messages"], args["model"], args["max_tokens"]
+    chat, messages, model, tokens = (
+        _sdk(args).confidential_chat,
+        args["messages"],
+        args["model"],
+        args["max_tokens"],
+    )
 
     def open_stream() -> Iterable[object]:
         events: Iterable[object] = chat.create_stream(messages=messages, model=model, max_tokens=tokens)
@@ -74,9 +80,19 @@ def plain(args: Mapping[str, Any]) -> dict[str, float]:
     return measure_calls(lambda: chat.create(messages=messages, model="m"), args["n"], args.get("warmup", 0))
 
 
+class _Body:
+    """Just enough of an httpx.Response for the official decoder: the chunks, as they are."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    def iter_bytes(self) -> Iterable[bytes]:
+        return iter(self._chunks)
+
+
 def _decode(chunks: list[bytes]) -> float:
     stream_events = importlib.import_module("atoma_sdk.utils.eventstreaming").stream_events
-    response = httpx.Response(200, content=iter(chunks))
+    response = _Body(chunks)
     start = time.process_time()
     for _event in stream_events(response, lambda data: data):
         pass
