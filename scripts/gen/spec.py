@@ -414,6 +414,9 @@ def _operation(
             stream_item=conf.get("plaintext-stream-item"),
         )
         plain_params, plain_fixed = _params(models[confidential.request].fields, stream=stream)
+        # Wire fields the plaintext form also takes (e.g. num_compute_units, which sizes the lock too).
+        shared = set(conf.get("plaintext-envelope-params", ()))
+        plain_params += tuple(p for p in params if p.field.wire in shared)
         if confidential.marker not in {p.field.wire for p in plain_params}:
             raise SpecError(f"{op_id}: plaintext marker {confidential.marker!r} is not a request property")
         if stream and not confidential.stream_item:

@@ -21,7 +21,7 @@ from .clients import ClientPool, request_timeout
 from .config import SDKConfig
 from .hooks import HookContext, Hooks
 from .logs import RequestLog, resolve_logger
-from .operation import Operation, RequestOptions
+from .operation import Operation, RequestOptions, RetryRule
 from .retrying import RetryState
 from .serde import decode_response, describe_validation_error, encode_request, parse_json
 
@@ -122,12 +122,14 @@ class Runtime:
         seam = importlib.import_module("atoma_sdk.confidential.seam")
         return seam.run(self, op, params, options, stream=stream, is_async=is_async)
 
-    def retry_state(self, op: Operation[Any], options: RequestOptions = _NO_OPTIONS) -> RetryState:
+    def retry_state(
+        self, op: Operation[Any], options: RequestOptions = _NO_OPTIONS, *, rule: RetryRule | None = None
+    ) -> RetryState:
         """A fresh retry state for one logical call (per-call ``retries`` override the SDK's)."""
         config = self.config.retry_config if options.retries is UNSET else options.retries
         return RetryState(
             config,  # type: ignore[arg-type]
-            op.retry_rule,
+            rule or op.retry_rule,
             clock=self.clock,
             wall_clock=self.wall_clock,
             rng=self.rng,

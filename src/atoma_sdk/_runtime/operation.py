@@ -29,6 +29,9 @@ class RetryRule(enum.Enum):
     #: Only failures where the request provably never reached the server (connection refused,
     #: connect timeout). Raw confidential requests: the proxy consumes the lock on arrival.
     NOT_SENT_ONLY = "not-sent-only"
+    #: A confidential call retried as a whole unit (new lock, key and ciphertext): DEFAULT plus 423 and
+    #: 425 (a locked stack, a lock that expired or was consumed).
+    WHOLE_UNIT = "whole-unit"
 
 
 # No slots: ``Operation[Model](...)`` sets ``__orig_class__``, which a slotted frozen dataclass turns into a

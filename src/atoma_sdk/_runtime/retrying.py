@@ -21,6 +21,8 @@ __all__ = ["MAX_RETRY_AFTER_S", "RETRY_STATUSES", "RetryState", "parse_retry_aft
 
 #: Statuses retried under :attr:`RetryRule.DEFAULT` (plus every 5XX).
 RETRY_STATUSES = frozenset({408, 409, 429})
+#: Statuses retried under :attr:`RetryRule.WHOLE_UNIT` (plus every 5XX).
+WHOLE_UNIT_RETRY_STATUSES = RETRY_STATUSES | {423, 425}
 #: A server-requested delay (``Retry-After`` / ``retry-after-ms``) is honoured up to this many seconds.
 MAX_RETRY_AFTER_S = 60.0
 
@@ -123,9 +125,9 @@ class RetryState:
 
     # -- internals -------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _status_retryable(status_code: int) -> bool:
-        return status_code in RETRY_STATUSES or 500 <= status_code <= 599
+    def _status_retryable(self, status_code: int) -> bool:
+        statuses = WHOLE_UNIT_RETRY_STATUSES if self.rule is RetryRule.WHOLE_UNIT else RETRY_STATUSES
+        return status_code in statuses or 500 <= status_code <= 599
 
     def _backoff_delay(self) -> float:
         b = self.backoff

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from .. import errors
-from .._runtime.operation import Operation, RequestOptions
+from .._runtime.operation import Operation, RequestOptions, RetryRule
 from .._runtime.retrying import RetryState
 from .._runtime.serde import encode_request, resolve
 from ..nodes import Nodes
@@ -25,12 +25,6 @@ from .stream import ConfidentialStream, ConfidentialStreamAsync
 from .verify import AnswerVerifier, StreamVerifier
 
 __all__ = ["ConfidentialCall"]
-
-#: Statuses after which a whole new unit (lock, key, ciphertext) is tried: a stale lock (425), a
-#: locked stack (423), rate limits and server errors (a node whose key rotated answers a generic 500).
-UNIT_RETRY_STATUSES: Final = frozenset({408, 423, 425, 429})
-
-_OPTION_FIELDS_NO_RETRY = RequestOptions
 
 
 @dataclass
@@ -89,7 +83,7 @@ class ConfidentialCall:
         self.nodes = Nodes(runtime)
         self.attempts = 0
 
-    # -- shared steps ----------------------------------------------------------------------------------------
+    # -- shared steps --
 
     def _lock_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model}
@@ -123,21 +117,19 @@ class ConfidentialCall:
         return _Attempt(AnswerVerifier(session, self.flow, self.model, self.policy, receipt), body)
 
     def retry_state(self) -> RetryState:
-        state: RetryState = self.runtime.retry_state(self.op, self.options)
+        """Whole-unit retries: 423, 425, 429, 5XX and transport errors, each with a brand-new unit.
+
+        A transport error counts as "not sent" for the unit: its ciphertext is never sent again.
+        """
+        state: RetryState = self.runtime.retry_state(self.op, self.options, rule=RetryRule.WHOLE_UNIT)
         return state
 
     @staticmethod
     def delay(state: RetryState, exc: errors.AtomaError) -> float | None:
         """How long to wait before a new unit after ``exc``; None: give up."""
-        if isinstance(exc, errors.APIError):
-            status = exc.status_code
-            if status in UNIT_RETRY_STATUSES or 500 <= status <= 599:
-                # 423/425 are unit-retryable here although plain calls do not retry them.
-                return state.delay_for_status(503 if status in (423, 425) else status, exc.headers)
-            return None
-        if isinstance(exc, errors.APIConnectionError):
-            return state.delay_for_exception(exc, sent=False)
-        return None
+        return state.delay_for_exception(
+            exc, sent=False if isinstance(exc, errors.APIConnectionError) else None
+        )
 
     def _stream_item_model(self) -> str:
         assert self.flow.stream_item is not None
@@ -157,7 +149,7 @@ class ConfidentialCall:
         result._atoma_receipt = attempt.verifier.receipt
         return result
 
-    # -- sync shell -------------------------------------------------------------------------------------------
+    # -- sync shell --
 
     def run(self) -> Any:
         state = self.retry_state()
@@ -173,7 +165,9 @@ class ConfidentialCall:
     def _attempt(self) -> Any:
         lock = self.nodes.nodes_create_lock(**self._lock_params(), **_opts(self._lock_options))
         attempt = self._seal(lock)
-        response = self.runtime.send(self.op, attempt.body, self._send_options, stream=self.wire_stream, retry=False)
+        response = self.runtime.send(
+            self.op, attempt.body, self._send_options, stream=self.wire_stream, retry=False
+        )
         if not self.wire_stream:
             result = self._finish(attempt, response.content)
             if self.buffered:
@@ -192,7 +186,7 @@ class ConfidentialCall:
             raise
         return stream
 
-    # -- async shell ------------------------------------------------------------------------------------------
+    # -- async shell --
 
     async def run_async(self) -> Any:
         state = self.retry_state()

@@ -68,7 +68,14 @@ FLOWS: Final[dict[str, Flow]] = {
         "text_completion",
     ),
     "embeddings": Flow(
-        "embeddings", "CreateEmbeddingRequest", None, "CreateEmbeddingResponse", None, "list", None, sized=False
+        "embeddings",
+        "CreateEmbeddingRequest",
+        None,
+        "CreateEmbeddingResponse",
+        None,
+        "list",
+        None,
+        sized=False,
     ),
     "images": Flow("images", "CreateImageRequest", None, "CreateImageResponse", None, None, None),
 }

@@ -27,12 +27,19 @@ def run(
     if op.confidential is None or op.confidential not in FLOWS:
         raise TypeError(f"{op.operation_id} has no confidential plaintext form")
     body = dict(params)
-    num_compute_units = body.pop("num_compute_units", None)
+    units = body.pop("num_compute_units", None)
+    num_compute_units = units if isinstance(units, int) else None
     policy = verification or runtime.config.verification or DEFAULT_POLICY
     if not isinstance(policy, VerificationPolicy):
         raise TypeError("verification must be an atoma_sdk.VerificationPolicy")
     call = ConfidentialCall(
-        runtime, op, FLOWS[op.confidential], body, options, policy, stream=stream,
+        runtime,
+        op,
+        FLOWS[op.confidential],
+        body,
+        options,
+        policy,
+        stream=stream,
         num_compute_units=num_compute_units,
     )
     return call.run_async() if is_async else call.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -74,10 +75,8 @@ class ConfidentialStream(EventStream[T], _Accounting):
 
     def prefetch(self) -> None:
         """Read the first item now (so that failures before it can still be retried)."""
-        try:
+        with contextlib.suppress(StopIteration):
             self._pending.append(super().__next__())
-        except StopIteration:
-            pass
 
     def __next__(self) -> T:
         if self._pending:
@@ -126,10 +125,8 @@ class ConfidentialStreamAsync(EventStreamAsync[T], _Accounting):
 
     async def prefetch(self) -> None:
         """Read the first item now (so that failures before it can still be retried)."""
-        try:
+        with contextlib.suppress(StopAsyncIteration):
             self._pending.append(await super().__anext__())
-        except StopAsyncIteration:
-            pass
 
     async def __anext__(self) -> T:
         if self._pending:

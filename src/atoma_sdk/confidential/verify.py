@@ -86,7 +86,7 @@ class AnswerVerifier:
             raise SignatureError("the answers of one request are signed by different keys")
 
     def parse(self, model_name: str, plaintext: bytes, *, wrap: bool = False) -> Any:
-        """Validate decrypted JSON with a model (``wrap``: as ``{"data": ...}``); IntegrityError if it does not fit."""
+        """Validate decrypted JSON with a model (``wrap``: as ``{"data": ...}``); IntegrityError if not."""
         content = b'{"data":' + plaintext + b"}" if wrap else plaintext
         try:
             return parse_json(model_name, content)
@@ -202,7 +202,7 @@ class StreamVerifier:
         self.check_chunk_count()
 
     def check_chunk_count(self) -> None:
-        """Compare content chunks with ``usage.completion_tokens`` (a hint of dropped or duplicated chunks)."""
+        """Compare content chunks with ``usage.completion_tokens`` (hints at dropped or duplicated chunks)."""
         tokens = self.receipt.completion_tokens
         if not self.verifier.policy.check_chunk_count or tokens is None:
             return

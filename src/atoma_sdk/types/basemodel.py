@@ -7,7 +7,7 @@ is omitted too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeAlias, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeAlias, TypeVar
 
 import pydantic
 from pydantic_core import core_schema
@@ -39,7 +39,7 @@ class Unset:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, _source: Any, _handler: Any) -> core_schema.CoreSchema:
-        # A model dumped with UNSET fields (e.g. ``model_dump()`` without ``exclude_unset``) shows them as null.
+        # A model dumped with UNSET fields (``model_dump()`` without ``exclude_unset``) shows them as null.
         return core_schema.is_instance_schema(
             cls, serialization=core_schema.plain_serializer_function_ser_schema(_unset_to_none)
         )
@@ -52,12 +52,12 @@ def _unset_to_none(_value: Unset) -> None:
 UNSET: Final = Unset()
 UNSET_SENTINEL: Final = "~?~unset~?~sentinel~?~"
 
-Nullable: TypeAlias = Union[T, None]
-OptionalNullable: TypeAlias = Union[T, None, Unset]
+Nullable: TypeAlias = T | None
+OptionalNullable: TypeAlias = T | Unset | None
 
 
 class BaseModel(pydantic.BaseModel):
-    """Base of generated models: populated by name, extra keys kept (servers add fields), no input in errors."""
+    """Base of generated models: populated by name, extra keys kept, no input values in errors."""
 
     model_config = pydantic.ConfigDict(
         populate_by_name=True,
