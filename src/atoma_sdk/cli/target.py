@@ -1,0 +1,69 @@
+"""Which server the client commands talk to: ``--server-url``, Atoma's API, or a local node in-process."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+from .exits import EXIT_CONNECTION, CLIError
+
+if TYPE_CHECKING:
+    from ..sdk import AtomaSDK
+
+TOKEN_ENV = "ATOMASDK_BEARER_AUTH"
+
+
+def wants_local(args: argparse.Namespace) -> bool:
+    """``--local``, or neither a server URL nor a token: use a local node."""
+    return bool(args.local) or (args.server_url is None and not os.environ.get(TOKEN_ENV))
+
+
+@contextmanager
+def open_sdk(args: argparse.Namespace, err: TextIO) -> Iterator[AtomaSDK]:
+    """An ``AtomaSDK`` for the client commands; connection failures name the server they concern."""
+    from ..sdk import AtomaSDK
+
+    timeout_ms = None if args.timeout is None else max(1, int(args.timeout * 1000))
+    if not wants_local(args):
+        sdk = AtomaSDK(server_url=args.server_url, timeout_ms=timeout_ms)
+        with sdk, _naming_server(sdk.sdk_configuration.server_url):
+            yield sdk
+        return
+    with _local_node() as (url, token):
+        reason = "" if args.local else f" (no --server-url and no {TOKEN_ENV})"
+        note = "its model is deterministic, not a language model"
+        err.write(f"atoma: using a local node at {url}{reason}; {note}\n")
+        err.flush()
+        with AtomaSDK(bearer_auth=token, server_url=url, timeout_ms=timeout_ms) as sdk, _naming_server(url):
+            yield sdk
+
+
+@contextmanager
+def _local_node() -> Iterator[tuple[str, str]]:
+    try:
+        from ..local.server import LocalNode
+    except ImportError:
+        raise CLIError("the local node needs the 'local' extra: pip install 'atoma-sdk[local]'") from None
+    with LocalNode() as node:
+        yield node.url, node.api_key
+
+
+@contextmanager
+def _naming_server(url: str) -> Iterator[None]:
+    from ..errors import APIConnectionError
+
+    try:
+        yield
+    except APIConnectionError as exc:
+        raise CLIError(f"cannot reach {_public(url)}: {exc}", EXIT_CONNECTION) from None
+
+
+def _public(url: str) -> str:
+    """The URL without any user:password part."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
