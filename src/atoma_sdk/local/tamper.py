@@ -19,7 +19,8 @@ A :data:`Piece` is a ``str`` (one ``data:`` payload, framed as an SSE event), ``
 request (kept in ``captured``) and answer it itself, sealed and validly signed with its *own* Sui key
 (``signer``). ``forge="relay"`` substitutes the key the same way but re-encrypts the request to the real node
 and relays the node's (validly signed) answers, re-encrypted: the prompt is read although the answers verify.
-``mutate_relayed(exchange, chunks)`` may rewrite a relayed stream's decrypted chunks (``relayed`` keeps them).
+``mutate_relayed(exchange, chunks)`` may rewrite a relayed answer's decrypted chunks (``relayed`` keeps them;
+:meth:`TamperingProxy.signed_by_proxy` signs new ones with the proxy's key).
 
 Only the local node's SSE framing (``data: ...`` / comment blocks separated by a blank line) is parsed.
 """
@@ -297,6 +298,11 @@ class TamperingProxy:
         assert self._forger is not None, "not a forging proxy"
         return self._forger.signer
 
+    def signed_by_proxy(self, plaintext: bytes, usage: Any = None) -> Relayed:
+        """``plaintext`` with its hash, signed by the forging proxy's own Sui key (for ``mutate_relayed``)."""
+        assert self._forger is not None, "not a forging proxy"
+        return self._forger.own(plaintext, usage)
+
     @property
     def captured(self) -> list[bytes]:
         """Request plaintexts a forging proxy decrypted."""
@@ -466,10 +472,11 @@ class TamperingProxy:
             return Reply(reply.status, reply.body, reply.headers)
         if reply.events is None or not reply.headers.get("content-type", "").startswith("text/event-stream"):
             envelope = reply.json()
-            relayed = forger.unseal(upstream, envelope)
-            forger.relayed.append([relayed])
-            sealed = forger.sealed(session, relayed)
-            return Reply.of_json({**envelope, **sealed})
+            relayed = [forger.unseal(upstream, envelope)]
+            forger.relayed.append(list(relayed))
+            if self.mutate_relayed is not None:
+                relayed = self.mutate_relayed(exchange, relayed)
+            return Reply.of_json({**envelope, **forger.sealed(session, relayed[0])})
         chunks = [
             forger.unseal(upstream, json.loads(piece))
             for piece in reply.events
