@@ -154,16 +154,20 @@ def langchain_checks(node: LocalNode, expected: str) -> None:
         text = "".join(str(part.content) for part in model.stream(PROMPT))
         assert text == expected, "streamed text differs"
 
+    async def ainvoke_and_astream() -> tuple[str, str]:
+        # One event loop for both: an async http client's connections belong to the loop that opened them.
+        answer = await model.ainvoke(PROMPT)
+        parts = [str(part.content) async for part in model.astream(PROMPT)]
+        return str(answer.content), "".join(parts)
+
+    async_results: list[tuple[str, str]] = []
+
     def ainvoke() -> None:
-        answer = asyncio.run(model.ainvoke(PROMPT))
-        assert answer.content == expected
+        async_results.append(asyncio.run(ainvoke_and_astream()))
+        assert async_results[0][0] == expected, "ainvoke answer differs"
 
     def astream() -> None:
-        async def run() -> str:
-            parts = [str(part.content) async for part in model.astream(PROMPT)]
-            return "".join(parts)
-
-        assert asyncio.run(run()) == expected, "async streamed text differs"
+        assert async_results and async_results[0][1] == expected, "async streamed text differs"
 
     for name, run in [
         ("langchain invoke", invoke),
