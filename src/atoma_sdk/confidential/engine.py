@@ -17,6 +17,7 @@ from .._runtime.operation import Operation, RequestOptions, RetryRule
 from .._runtime.retrying import RetryState
 from .._runtime.serde import encode_request, resolve
 from ..nodes import Nodes
+from .attest import NONCE_MISMATCH, AttestationGate
 from .envelope import ClientSession
 from .flows import Flow
 from .policy import VerificationPolicy
@@ -81,6 +82,7 @@ class ConfidentialCall:
             http_headers=options.http_headers,
         )
         self.nodes = Nodes(runtime)
+        self.gate = AttestationGate(policy)
         self.attempts = 0
 
     # -- shared steps --
@@ -91,10 +93,9 @@ class ConfidentialCall:
             params["max_num_tokens"] = self.units
         return params
 
-    def _seal(self, lock: Any) -> _Attempt:
-        """Encrypt the request to the locked node with a fresh key, salt and nonce."""
+    def _receipt(self, lock: Any) -> Receipt:
         self.attempts += 1
-        receipt = Receipt(
+        return Receipt(
             operation=self.op.operation_id,
             model=self.model,
             node_small_id=lock.node_small_id,
@@ -104,8 +105,17 @@ class ConfidentialCall:
             streamed=self.wire_stream or self.buffered,
             stream_mode="buffer" if self.buffered else None,
             attempts=self.attempts,
-            attestation="off" if self.policy.attestation == "off" else "unauthenticated",
         )
+
+    @staticmethod
+    def _relock(exc: errors.AttestationError, relocked: bool) -> bool:
+        """A nonce mismatch may be a key-rotation race: lock again once before failing."""
+        if relocked or exc.reason != NONCE_MISMATCH:
+            raise exc
+        return True
+
+    def _seal(self, lock: Any, receipt: Receipt) -> _Attempt:
+        """Encrypt the request to the locked (and attested) node with a fresh key, salt and nonce."""
         session = ClientSession.create(lock.public_key)
         wire: dict[str, Any] = session.encrypt_request(self.plaintext)
         wire["model_name"] = self.model
@@ -115,6 +125,21 @@ class ConfidentialCall:
         wire["stream"] = self.wire_stream
         body = json.dumps(wire, separators=(",", ":")).encode("ascii")
         return _Attempt(AnswerVerifier(session, self.flow, self.model, self.policy, receipt), body)
+
+    def _outcome(self, attempt: _Attempt, response: Any, stream_cls: type[Any]) -> Any:
+        """The verified result, a buffered stream, or a live stream that still needs its prefetch."""
+        if not self.wire_stream:
+            result = attempt.verifier.answer(response.content)
+            result._atoma_receipt = attempt.verifier.receipt
+            if self.buffered:
+                return self._buffered_stream(attempt, result, response, stream_cls)
+            return result
+        return stream_cls(
+            response,
+            StreamVerifier(attempt.verifier),
+            attempt.verifier.receipt,
+            idle_timeout=self.runtime.config.stream_idle_timeout_s,
+        )
 
     def retry_state(self) -> RetryState:
         """Whole-unit retries: 423, 425, 429, 5XX and transport errors, each with a brand-new unit.
@@ -144,11 +169,6 @@ class ConfidentialCall:
         receipt.content_chunks = len(items)
         return cls(response, None, receipt, buffered=items, usage=getattr(result, "usage", None))
 
-    def _finish(self, attempt: _Attempt, content: bytes) -> Any:
-        result = attempt.verifier.answer(content)
-        result._atoma_receipt = attempt.verifier.receipt
-        return result
-
     # -- sync shell --
 
     def run(self) -> Any:
@@ -163,28 +183,27 @@ class ConfidentialCall:
             state.sleep(delay)
 
     def _attempt(self) -> Any:
-        lock = self.nodes.nodes_create_lock(**self._lock_params(), **_opts(self._lock_options))
-        attempt = self._seal(lock)
+        relocked = False
+        while True:
+            lock = self.nodes.nodes_create_lock(**self._lock_params(), **_opts(self._lock_options))
+            receipt = self._receipt(lock)
+            try:
+                self.gate.check(lock, receipt)
+                break
+            except errors.AttestationError as exc:
+                relocked = self._relock(exc, relocked)
+        attempt = self._seal(lock, receipt)
         response = self.runtime.send(
             self.op, attempt.body, self._send_options, stream=self.wire_stream, retry=False
         )
-        if not self.wire_stream:
-            result = self._finish(attempt, response.content)
-            if self.buffered:
-                return self._buffered_stream(attempt, result, response, ConfidentialStream)
-            return result
-        stream: ConfidentialStream[Any] = ConfidentialStream(
-            response,
-            StreamVerifier(attempt.verifier),
-            attempt.verifier.receipt,
-            idle_timeout=self.runtime.config.stream_idle_timeout_s,
-        )
-        try:
-            stream.prefetch()
-        except BaseException:
-            stream.close()
-            raise
-        return stream
+        outcome = self._outcome(attempt, response, ConfidentialStream)
+        if self.wire_stream:
+            try:
+                outcome.prefetch()
+            except BaseException:
+                outcome.close()
+                raise
+        return outcome
 
     # -- async shell --
 
@@ -200,28 +219,29 @@ class ConfidentialCall:
             await state.async_sleep(delay)
 
     async def _attempt_async(self) -> Any:
-        lock = await self.nodes.nodes_create_lock_async(**self._lock_params(), **_opts(self._lock_options))
-        attempt = self._seal(lock)
+        relocked = False
+        while True:
+            lock = await self.nodes.nodes_create_lock_async(
+                **self._lock_params(), **_opts(self._lock_options)
+            )
+            receipt = self._receipt(lock)
+            try:
+                await self.gate.check_async(lock, receipt)
+                break
+            except errors.AttestationError as exc:
+                relocked = self._relock(exc, relocked)
+        attempt = self._seal(lock, receipt)
         response = await self.runtime.send_async(
             self.op, attempt.body, self._send_options, stream=self.wire_stream, retry=False
         )
-        if not self.wire_stream:
-            result = self._finish(attempt, response.content)
-            if self.buffered:
-                return self._buffered_stream(attempt, result, response, ConfidentialStreamAsync)
-            return result
-        stream: ConfidentialStreamAsync[Any] = ConfidentialStreamAsync(
-            response,
-            StreamVerifier(attempt.verifier),
-            attempt.verifier.receipt,
-            idle_timeout=self.runtime.config.stream_idle_timeout_s,
-        )
-        try:
-            await stream.prefetch()
-        except BaseException:
-            await stream.aclose()
-            raise
-        return stream
+        outcome = self._outcome(attempt, response, ConfidentialStreamAsync)
+        if self.wire_stream:
+            try:
+                await outcome.prefetch()
+            except BaseException:
+                await outcome.aclose()
+                raise
+        return outcome
 
 
 def _opts(options: RequestOptions) -> dict[str, Any]:

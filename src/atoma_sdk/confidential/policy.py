@@ -33,6 +33,7 @@ class VerificationPolicy:
     - ``check_chunk_count``: compare content chunks with ``usage.completion_tokens`` (warn on mismatch).
     - ``attestation``: ``"enforce"`` (no prompt leaves unless the node key verified), ``"warn"`` or
       ``"off"``; ``attestation_verifier`` is an ``atoma_sdk.attestation.AttestationVerifier``.
+    - ``node_key_pins``: a :class:`~atoma_sdk.confidential.keys.NodeKeyPins` (pins or trust on first use).
     """
 
     require_response_hash: bool = True
@@ -43,6 +44,8 @@ class VerificationPolicy:
     check_chunk_count: bool = True
     attestation: Attestation = "warn"
     attestation_verifier: Any = field(default=None, compare=False)
+    #: Pinned node keys / trust on first use (an ``atoma_sdk.confidential.keys.NodeKeyPins``).
+    node_key_pins: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.pinned_signers is not None:

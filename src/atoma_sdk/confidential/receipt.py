@@ -31,8 +31,12 @@ class Receipt:
     signature_verified: bool = False
     #: True / False when signers are pinned; None when they are not.
     signer_pinned: bool | None = None
-    #: "verified", "unauthenticated" (no attestation source configured), "off", or "failed".
+    #: "verified", "unauthenticated" (no attestation source configured) or "off" (failures raise).
     attestation: str = "unauthenticated"
+    #: The verified attestation summary (per device: chain, nonce match, measurements digest).
+    attestation_report: dict[str, Any] | None = None
+    #: True when the node's key matched (or became) its pin; None without pins.
+    key_pinned: bool | None = None
     streamed: bool = False
     #: "buffer" when a stream was served from a non-streamed request (policy nonce_reuse="buffer").
     stream_mode: str | None = None
