@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from .exits import EXIT_OK, EXIT_USAGE, CLIError
 from .render import collect_warnings, format_receipt
-from .target import open_sdk
+from .target import open_sdk, wants_local
 
 DEFAULT_CHAT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 UPSTREAM_KEY_ENV = "ATOMA_UPSTREAM_API_KEY"
@@ -96,7 +96,7 @@ def _prompt(text: str) -> str:
     return text
 
 
-def _chat_params(args: argparse.Namespace, prompt: str) -> dict[str, Any]:
+def _chat_params(args: argparse.Namespace, prompt: str, *, local: bool) -> dict[str, Any]:
     messages = [{"role": "system", "content": args.system}] if args.system else []
     messages.append({"role": "user", "content": prompt})
     params: dict[str, Any] = {"messages": messages, "model": args.model or DEFAULT_CHAT_MODEL}
@@ -107,7 +107,10 @@ def _chat_params(args: argparse.Namespace, prompt: str) -> dict[str, Any]:
     from ..confidential.policy import VerificationPolicy
 
     pinned = frozenset(args.signers) if args.signers else None
-    params["verification"] = VerificationPolicy(nonce_reuse=args.nonce_reuse, pinned_signers=pinned)
+    # The in-process node has no TEE, so there is nothing to attest; any other server gets the default check.
+    params["verification"] = VerificationPolicy(
+        nonce_reuse=args.nonce_reuse, pinned_signers=pinned, attestation="off" if local else "warn"
+    )
     return params
 
 
@@ -145,7 +148,7 @@ def _answered(chat: Any, params: dict[str, Any], out: TextIO | None) -> tuple[st
 
 def run_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """One confidential chat; the answer on stdout, warnings and the receipt on stderr (or JSON on stdout)."""
-    params = _chat_params(args, _prompt(args.prompt))
+    params = _chat_params(args, _prompt(args.prompt), local=wants_local(args))
     ask = _streamed if args.stream else _answered
     with open_sdk(args, err) as sdk, collect_warnings() as recorded:
         content, finish, usage, receipt = ask(sdk.confidential_chat, params, None if args.json else out)

@@ -23,7 +23,7 @@ def _pinning(pinned: bool | None) -> str:
 
 _ATTESTATION = {
     "unauthenticated": "not checked (no attestation source configured; the node key is trusted as served)",
-    "off": "off (disabled by the policy)",
+    "off": "off (not checked)",
 }
 
 
