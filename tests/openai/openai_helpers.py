@@ -8,6 +8,7 @@ import httpx
 
 CHAT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 EMBEDDING_MODEL = "intfloat/multilingual-e5-large-instruct"
+IMAGE_MODEL = "black-forest-labs/FLUX.1-schnell"
 LOCK = "/v1/nodes/lock"
 CONFIDENTIAL_CHAT = "/v1/confidential/chat/completions"
 

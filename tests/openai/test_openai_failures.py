@@ -217,3 +217,13 @@ def test_no_openai_key_fallback(monkeypatch: pytest.MonkeyPatch, base_url: str) 
         ConfidentialOpenAI(base_url=base_url)
     monkeypatch.setenv("ATOMASDK_BEARER_AUTH", "from-env")
     assert ConfidentialOpenAI(base_url=base_url).api_key == "from-env"
+
+
+def test_dropped_connection_mid_stream_raises(client: ConfidentialOpenAI, node: LocalNode) -> None:
+    node.faults.drop_after(2, route=CONFIDENTIAL_CHAT)
+    stream = client.chat.completions.create(model=CHAT_MODEL, messages=MESSAGES, stream=True)
+    seen = []
+    with pytest.raises(openai.APIError, match="interrupted"):
+        for chunk in stream:
+            seen.append(chunk)
+    assert len(seen) == 2

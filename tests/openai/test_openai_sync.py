@@ -8,7 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
-from openai_helpers import CHAT_MODEL, CONFIDENTIAL_CHAT, EMBEDDING_MODEL, LOCK, CountingTransport
+from openai_helpers import (
+    CHAT_MODEL,
+    CONFIDENTIAL_CHAT,
+    EMBEDDING_MODEL,
+    IMAGE_MODEL,
+    LOCK,
+    CountingTransport,
+)
 
 import openai
 from atoma_sdk.confidential.receipt import Receipt
@@ -125,3 +132,9 @@ def test_legacy_httpx_client_with_the_transport_works_too(node: LocalNode, base_
     )
     stream = client.chat.completions.create(model=CHAT_MODEL, messages=MESSAGES, stream=True)
     assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+
+
+def test_images_generate(client: ConfidentialOpenAI, receipts: list[Receipt]) -> None:
+    images = client.images.generate(model=IMAGE_MODEL, prompt="a padlock", size="256x256")
+    assert images.data and (images.data[0].url or images.data[0].b64_json)
+    assert receipts[-1].operation.startswith("confidential_images") and receipts[-1].complete

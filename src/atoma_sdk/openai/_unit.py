@@ -39,8 +39,9 @@ class RecordingCall(ConfidentialCall):
 
     recorder: _RecordingVerifier | None = None
 
-    def _seal(self, lock: Any) -> Any:
-        attempt = super()._seal(lock)
+    def _seal(self, *args: Any, **kwargs: Any) -> Any:
+        # The engine's one place that creates an attempt's verifier: swap in the recording one.
+        attempt = super()._seal(*args, **kwargs)
         self.recorder = attempt.verifier = _RecordingVerifier(attempt.verifier)
         return attempt
 
