@@ -109,6 +109,9 @@ def _examples() -> list[str]:
 def _module(examples: list[str]) -> str:
     head = "from __future__ import annotations\n\nimport os\n\nfrom typing_extensions import assert_type\n\n"
     head += "from atoma_sdk import AtomaSDK\n"
+    lines = [line for code in examples for line in code.splitlines()]
+    imports = sorted({line for line in lines if line.startswith(("import ", "from "))})
+    head += "\n".join(imports) + "\n"
     functions = []
     for index, code in enumerate(examples):
         body = "\n".join(line for line in code.splitlines() if not line.startswith(("import ", "from ")))

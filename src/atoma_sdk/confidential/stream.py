@@ -73,6 +73,9 @@ class ConfidentialStream(EventStream[T], _Accounting):
         self.receipt = receipt
         self._pending: deque[T] = deque(buffered)
 
+    def __enter__(self) -> ConfidentialStream[T]:
+        return self
+
     def prefetch(self) -> None:
         """Read the first item now (so that failures before it can still be retried)."""
         with contextlib.suppress(StopIteration):
@@ -122,6 +125,9 @@ class ConfidentialStreamAsync(EventStreamAsync[T], _Accounting):
         self._usage = usage
         self.receipt = receipt
         self._pending: deque[T] = deque(buffered)
+
+    async def __aenter__(self) -> ConfidentialStreamAsync[T]:
+        return self
 
     async def prefetch(self) -> None:
         """Read the first item now (so that failures before it can still be retried)."""
