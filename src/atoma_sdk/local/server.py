@@ -45,7 +45,15 @@ def _url(sock: socket.socket) -> str:
 
 def _server(app: Any) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2, backlog=2048
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        backlog=2048,
+        # Longer than clients' pool expiry (httpx: 5 s), so a pooled connection is never closed under a
+        # client that is just reusing it (a ReadError under load).
+        timeout_keep_alive=65,
     )
     return uvicorn.Server(config)
 
