@@ -137,4 +137,4 @@ def test_legacy_httpx_client_with_the_transport_works_too(node: LocalNode, base_
 def test_images_generate(client: ConfidentialOpenAI, receipts: list[Receipt]) -> None:
     images = client.images.generate(model=IMAGE_MODEL, prompt="a padlock", size="256x256")
     assert images.data and (images.data[0].url or images.data[0].b64_json)
-    assert receipts[-1].operation.startswith("confidential_images") and receipts[-1].complete
+    assert receipts[-1].operation == "confidential_image_generations_create" and receipts[-1].complete
