@@ -7,6 +7,7 @@ serves until terminated.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from types import TracebackType
@@ -30,6 +31,15 @@ class NodeProcess:
         self.url: str = info["url"]
         self.api_key: str = info["api_key"]
         self.model: str = info["model"]
+
+    def cpu_seconds(self) -> float:
+        """CPU time the node process has used so far (Linux /proc; 0.0 elsewhere)."""
+        try:
+            with open(f"/proc/{self._proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return 0.0
 
     def stop(self) -> None:
         self._proc.terminate()

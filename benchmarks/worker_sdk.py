@@ -131,7 +131,15 @@ def sse(args: Mapping[str, Any]) -> dict[str, Any]:
     tries = args.get("tries", 20)
     one = min(_decode([large])[0] for _ in range(tries))
     split = min(_decode(sse_input.chunked(large, sse_input.SMALL_CHUNK))[0] for _ in range(tries))
-    return {"small": small, "small_bytes": len(body), "large_one": one, "large_split": split}
+    larger = sse_input.large_event(4 * (len(large) - 8))
+    split4 = min(_decode(sse_input.chunked(larger, sse_input.SMALL_CHUNK))[0] for _ in range(tries))
+    return {
+        "small": small,
+        "small_bytes": len(body),
+        "large_one": one,
+        "large_split": split,
+        "large4_split": split4,
+    }
 
 
 # -- case 6: async scaling --
@@ -145,7 +153,8 @@ def async_scale(args: Mapping[str, Any]) -> dict[str, Any]:
         errors: list[str] = []
         async with AtomaSDK(bearer_auth=args["api_key"], server_url=args["url"]) as sdk:
             chat = sdk.confidential_chat
-            await chat.create_async(messages=messages, model=model)  # connect and warm up
+            # Warm up at this concurrency, so that connections are open before the clock starts.
+            await asyncio.gather(*(chat.create_async(messages=messages, model=model) for _ in range(level)))
             remaining = total
 
             async def lane() -> None:
@@ -157,10 +166,15 @@ def async_scale(args: Mapping[str, Any]) -> dict[str, Any]:
                     except Exception as exc:
                         errors.append(type(exc).__name__)
 
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             await asyncio.gather(*(lane() for _ in range(level)))
-            elapsed = time.perf_counter() - start
-        return {"calls_per_s": total / elapsed, "errors": len(errors), "error_kinds": sorted(set(errors))}
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        return {
+            "calls_per_s": total / elapsed,
+            "cpu_per_call": cpu / total,
+            "errors": len(errors),
+            "error_kinds": sorted(set(errors)),
+        }
 
     return asyncio.run(run())
 
