@@ -33,7 +33,7 @@ import json
 import socket
 import struct
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -368,7 +368,8 @@ class TamperingProxy:
         self.stop()
 
     async def _open(self) -> None:
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(60.0))
+        # Loopback plain HTTP only: no certificate store to load.
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(60.0), verify=False, trust_env=False)
         self._server = await asyncio.start_server(self._serve, self._host, 0)
         sock = self._server.sockets[0]
         host, port = sock.getsockname()[:2]
@@ -383,6 +384,7 @@ class TamperingProxy:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
+        await asyncio.get_running_loop().shutdown_asyncgens()
 
     # -- one connection --------------------------------------------------------------------------------------
 
@@ -400,11 +402,9 @@ class TamperingProxy:
                 exchange = await _read_request(reader, len(self.requests))
                 if exchange is None:
                     break
-                await self._handle(exchange, writer)
-        except _Closed:
-            pass
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+                await self._handle(exchange, _Conn(reader, writer))
+        except (_Closed, ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # reset on purpose, the client went away, or the proxy is stopping
         except Exception as exc:  # a hook failed: the test sees it in ``errors``
             self.errors.append(exc)
             _abort(writer)
@@ -414,21 +414,19 @@ class TamperingProxy:
             if not writer.is_closing():
                 writer.close()
 
-    async def _handle(self, exchange: Exchange, writer: asyncio.StreamWriter) -> None:
-        if self.mutate_request is not None:
-            changed = self.mutate_request(exchange)
-            if isinstance(changed, Reset):
-                _abort(writer)
-                raise _Closed
-            if isinstance(changed, Reply):
-                self.requests.append(exchange)
-                await self._write(exchange, changed, writer)
-                return
-            if changed is not None:
-                exchange.body = changed
+    async def _handle(self, exchange: Exchange, conn: _Conn) -> None:
+        changed = self.mutate_request(exchange) if self.mutate_request is not None else None
+        if isinstance(changed, bytes):
+            exchange.body = changed
         self.requests.append(exchange)
+        if isinstance(changed, Reset):
+            _abort(conn.writer)
+            raise _Closed
+        if isinstance(changed, Reply):
+            await self._write(exchange, changed, conn)
+            return
         reply = await self._answer(exchange)
-        await self._write(exchange, reply, writer)
+        await self._write(exchange, reply, conn)
 
     async def _answer(self, exchange: Exchange) -> Reply:
         forger = self._forger
@@ -490,49 +488,60 @@ class TamperingProxy:
 
     # -- writing ---------------------------------------------------------------------------------------------
 
-    async def _write(self, exchange: Exchange, reply: Reply, writer: asyncio.StreamWriter) -> None:
+    async def _write(self, exchange: Exchange, reply: Reply, conn: _Conn) -> None:
         if reply.events is None:
             if self.mutate_response is not None:
                 changed = self.mutate_response(exchange, reply)
                 if isinstance(changed, Reset):
-                    _abort(writer)
+                    _abort(conn.writer)
                     raise _Closed
                 if changed is not None:
                     reply = changed
             if reply.events is None:
-                await self._write_plain(reply, writer)
+                await self._write_plain(reply, conn)
                 return
-        await self._write_stream(exchange, reply, writer)
+        await self._write_stream(exchange, reply, conn)
 
-    async def _write_plain(self, reply: Reply, writer: asyncio.StreamWriter) -> None:
+    async def _write_plain(self, reply: Reply, conn: _Conn) -> None:
         body = reply.body
         pieces: Sequence[bytes | Stall | Reset] = [body] if isinstance(body, bytes) else body
         length = reply.content_length
         if length is None:
             length = sum(len(p) for p in pieces if isinstance(p, bytes))
         headers = {**reply.headers, "content-length": str(length)}
-        writer.write(_head(reply.status, headers))
+        conn.writer.write(_head(reply.status, headers))
         for piece in pieces:
-            await _put(writer, piece, lambda data: data)
-        await writer.drain()
+            await _put(conn, piece, lambda data: data)
+        await conn.writer.drain()
 
-    async def _write_stream(self, exchange: Exchange, reply: Reply, writer: asyncio.StreamWriter) -> None:
+    async def _write_stream(self, exchange: Exchange, reply: Reply, conn: _Conn) -> None:
         headers = {**reply.headers, "transfer-encoding": "chunked"}
         headers.setdefault("content-type", "text/event-stream")
+        writer = conn.writer
         writer.write(_head(reply.status, headers))
         await writer.drain()
         assert reply.events is not None
+        pieces = self._pieces(exchange, reply.events)
         try:
-            async for piece in self._pieces(exchange, reply.events):
-                await _put(writer, piece, _chunk)
+            async for piece in pieces:
+                await _put(conn, piece, _chunk)
         except httpx.HTTPError:
             _abort(writer)  # the upstream broke mid-stream: so does the proxy
             raise _Closed from None
+        finally:
+            await pieces.aclose()
         writer.write(b"0\r\n\r\n")
         await writer.drain()
 
-    async def _pieces(self, exchange: Exchange, events: Sequence[Piece]) -> AsyncIterator[Piece]:
-        source: AsyncIterator[Piece] = _iterate(events)
+    async def _pieces(self, exchange: Exchange, events: Sequence[Piece]) -> AsyncGenerator[Piece, None]:
+        source = _iterate(events)
+        try:
+            async for piece in self._mutated(exchange, source):
+                yield piece
+        finally:
+            await source.aclose()
+
+    async def _mutated(self, exchange: Exchange, source: AsyncIterator[Piece]) -> AsyncIterator[Piece]:
         if self.mutate_events is not None:
             datas = [p async for p in source if isinstance(p, str)]
             for piece in self.mutate_events(exchange, datas):
@@ -567,7 +576,7 @@ class _SourceEvents(Sequence[Piece]):
         raise TypeError("a live stream cannot be indexed")
 
 
-async def _iterate(events: Sequence[Piece]) -> AsyncIterator[Piece]:
+async def _iterate(events: Sequence[Piece]) -> AsyncGenerator[Piece, None]:
     if not isinstance(events, _SourceEvents):
         for piece in events:
             yield piece
@@ -595,19 +604,39 @@ def _event_piece(block: bytes) -> Piece:
     return b"\n".join(datas).decode()
 
 
-async def _put(writer: asyncio.StreamWriter, piece: Piece, frame: Callable[[bytes], bytes]) -> None:
+@dataclass(frozen=True, slots=True)
+class _Conn:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+
+_STALL_POLL_S = 0.02
+
+
+async def _put(conn: _Conn, piece: Piece, frame: Callable[[bytes], bytes]) -> None:
+    writer = conn.writer
     if isinstance(piece, Reset):
         await writer.drain()
         _abort(writer)
         raise _Closed
     if isinstance(piece, Stall):
         await writer.drain()
-        await asyncio.sleep(piece.seconds)
+        await _stall(conn.reader, piece.seconds)
         return
     data = b"data: " + piece.encode() + b"\n\n" if isinstance(piece, str) else piece
     if data:
         writer.write(frame(data))
         await writer.drain()
+
+
+async def _stall(reader: asyncio.StreamReader, seconds: float) -> None:
+    """Sleep ``seconds``, but give up (as the real server would) once the client has gone away."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        if reader.at_eof():
+            raise _Closed
+        await asyncio.sleep(min(left, _STALL_POLL_S))
 
 
 def _chunk(data: bytes) -> bytes:
