@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
+import weakref
 from collections.abc import Coroutine
 from typing import Any
 
@@ -16,6 +18,11 @@ __all__ = ["ClientPool", "default_timeout", "request_timeout"]
 
 # Close tasks scheduled from sync code must stay referenced until they finish.
 _PENDING: set[asyncio.Task[None]] = set()
+# Every pool, so that a forked child can drop the connections it inherited (see ``_after_fork_in_child``).
+_POOLS: weakref.WeakSet[ClientPool] = weakref.WeakSet()
+# Clients inherited over fork: kept referenced and never closed in the child (closing could disturb the
+# parent's connections, e.g. a TLS close_notify on a shared socket).
+_INHERITED: list[object] = []
 
 
 def default_timeout() -> httpx.Timeout:
@@ -47,7 +54,9 @@ def request_timeout(
 class ClientPool:
     """One sync and one async httpx client per SDK, created on first use (thread-safe).
 
-    Clients passed by the user are used as they are and never closed here.
+    Clients passed by the user are used as they are and never closed here. In a child made by ``os.fork``
+    the SDK-owned clients are replaced (never the parent's connections); clients passed by the user are
+    the user's to replace after a fork.
     """
 
     def __init__(
@@ -58,6 +67,17 @@ class ClientPool:
         self._async_client = async_client
         self.owns_client = client is None
         self.owns_async_client = async_client is None
+        _POOLS.add(self)
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: drop the SDK-owned clients (their sockets are the parent's) and the lock."""
+        self._lock = threading.Lock()
+        if self.owns_client and self._client is not None:
+            _INHERITED.append(self._client)
+            self._client = None
+        if self.owns_async_client and self._async_client is not None:
+            _INHERITED.append(self._async_client)
+            self._async_client = None
 
     def sync(self) -> httpx.Client:
         """The sync client (created on first use when the SDK owns it)."""
@@ -104,6 +124,16 @@ class ClientPool:
             client.close()
         if async_client is not None:
             await async_client.aclose()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child never reuses its parent's pooled connections: SDK-owned clients are recreated."""
+    for pool in list(_POOLS):
+        pool._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _close_async_from_sync(closing: Coroutine[Any, Any, None]) -> None:
