@@ -146,3 +146,16 @@ def test_explicit_pins() -> None:
     pins.check(1, "a", rotation_counter=3)
     assert pins.check(1, "b", rotation_counter=4) is True
     assert pins.pinned() == {1: "b"}
+
+
+def test_enforce_end_to_end_against_the_local_nodes_evidence(sdk: AtomaSDK, node: LocalNode) -> None:
+    policy = VerificationPolicy(attestation="enforce", attestation_verifier=node.attestation_verifier())
+    first = sdk.confidential_chat.create(messages=MESSAGES, model=CHAT_MODEL, verification=policy)
+    assert first.receipt is not None and first.receipt.attestation == "verified"
+    info = httpx.get(node.url + "/_local/attestation").json()
+    assert info["root_pem"].startswith("-----BEGIN CERTIFICATE-----")
+    node.rotate_key()  # the evidence follows the new key
+    second = sdk.confidential_chat.create(messages=MESSAGES, model=CHAT_MODEL, verification=policy)
+    assert second.receipt is not None and second.receipt.attestation == "verified"
+    assert second.receipt.node_public_key != first.receipt.node_public_key
+    assert httpx.get(node.url + "/v1/get_node_attestation/99").status_code == 404

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from base64 import b64decode
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -221,6 +222,33 @@ class _Node:
             faults.clear()
         return json_response({"rtt_ms": faults.rtt_ms, "pending": faults.pending()})
 
+    async def attestation(self, request: Request) -> Response:
+        """``GET /v1/get_node_attestation/{id}`` as the proxy service serves it (no auth)."""
+        denied, _ = await self._admit(request, auth=False)
+        if denied:
+            return denied
+        if request.path_params["node_small_id"] != self.config.node_small_id:
+            return error_response(404)
+        try:
+            evidence = await anyio.to_thread.run_sync(
+                self.state.attestation.evidence, b64decode(self.state.public_key)
+            )
+        except ImportError:
+            return error_response(501, "attestation needs the blake3 package (atoma-sdk[attestation])")
+        node_id = self.config.node_small_id
+        return json_response({"node_small_id": node_id, "compressed_evidence": list(evidence)})
+
+    async def attestation_info(self, request: Request) -> Response:
+        """``GET /_local/attestation``: the test root and rotation nonce a client verifies against."""
+        denied, _ = await self._admit(request, auth=False)
+        if denied:
+            return denied
+        try:
+            info = await anyio.to_thread.run_sync(self.state.attestation.describe)
+        except ImportError:
+            return error_response(501, "attestation needs the blake3 package (atoma-sdk[attestation])")
+        return json_response(info)
+
     async def admin_rotate_key(self, request: Request) -> Response:
         if not _bearer_ok(request, self.config.admin_token):
             return error_response(401)
@@ -288,6 +316,8 @@ def create_app(config: NodeConfig | None = None) -> Starlette:
             Route(f"/v1/{path}", partial(node.plaintext, op=op), methods=["POST"])
             for path, op in _OPERATIONS.items()
         ),
+        Route("/v1/get_node_attestation/{node_small_id:int}", node.attestation, methods=["GET"]),
+        Route("/_local/attestation", node.attestation_info, methods=["GET"]),
         Route("/_admin/faults", node.admin_faults, methods=["GET", "POST", "DELETE"]),
         Route("/_admin/rotate-key", node.admin_rotate_key, methods=["POST"]),
     ]

@@ -48,6 +48,9 @@ class NodeConfig:
     node_private_key: X25519PrivateKey | None = None
     signer: SuiKeyPair | None = None
     response_nonce: bytes | None = field(default=None, repr=False)
+    #: GPUs in the synthetic attestation evidence; its static key-rotation nonce (random when None).
+    attestation_devices: int = 1
+    key_rotation_nonce: int | None = None
 
     def __repr__(self) -> str:
         return (

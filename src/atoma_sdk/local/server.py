@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import uvicorn
@@ -18,6 +18,9 @@ from .app import create_app
 from .config import NodeConfig
 from .faults import Faults
 from .state import NodeState
+
+if TYPE_CHECKING:
+    from ..attestation import AttestationVerifier
 
 _START_TIMEOUT = 15.0
 
@@ -150,6 +153,13 @@ class LocalNode:
     def rotate_key(self) -> str:
         """Rotate the node's X25519 key; returns the new public key."""
         return self.state.rotate_key()
+
+    def attestation_verifier(self) -> AttestationVerifier:
+        """An attestation verifier for this node (its evidence route, test root and rotation nonce).
+
+        ``VerificationPolicy(attestation="enforce", attestation_verifier=node.attestation_verifier())``.
+        """
+        return self.state.attestation.verifier(self.url)
 
     def start(self) -> LocalNode:
         """Start serving; returns when the node accepts connections."""

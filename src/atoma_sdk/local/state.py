@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ..confidential.envelope import b64e, body_hash, public_key_bytes
 from ..confidential.sui import SuiKeyPair
+from .attestation import LocalAttestation
 from .config import NodeConfig
 from .faults import Faults
 from .locks import LockTable
@@ -25,6 +26,7 @@ class NodeState:
         self._guard = threading.Lock()
         key = config.node_private_key if config.node_private_key is not None else X25519PrivateKey.generate()
         self._key = (key, b64e(public_key_bytes(key)))
+        self.attestation = LocalAttestation(config.attestation_devices, config.key_rotation_nonce)
 
     @property
     def private_key(self) -> X25519PrivateKey:
@@ -40,6 +42,7 @@ class NodeState:
         key = X25519PrivateKey.generate()
         with self._guard:
             self._key = (key, b64e(public_key_bytes(key)))
+        self.attestation.rotated()
         return self._key[1]
 
     def sign(self, plaintext: bytes) -> tuple[str, str]:
