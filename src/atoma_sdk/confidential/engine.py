@@ -20,6 +20,7 @@ from ..nodes import Nodes
 from .attest import NONCE_MISMATCH, AttestationGate
 from .envelope import ClientSession
 from .flows import Flow
+from .plaintext import prepare
 from .policy import VerificationPolicy
 from .receipt import Receipt
 from .stream import ConfidentialStream, ConfidentialStreamAsync
@@ -117,7 +118,10 @@ class ConfidentialCall:
     def _seal(self, lock: Any, receipt: Receipt) -> _Attempt:
         """Encrypt the request to the locked (and attested) node with a fresh key, salt and nonce."""
         session = ClientSession.create(lock.public_key)
-        wire: dict[str, Any] = session.encrypt_request(self.plaintext)
+        plaintext = prepare(
+            self.plaintext, randomize=self.policy.randomize_plaintext, pad_to=self.policy.pad_to
+        )
+        wire: dict[str, Any] = session.encrypt_request(plaintext)
         wire["model_name"] = self.model
         wire["stack_small_id"] = lock.stack_small_id
         if self.units is not None:

@@ -34,6 +34,11 @@ class VerificationPolicy:
     - ``attestation``: ``"enforce"`` (no prompt leaves unless the node key verified), ``"warn"`` or
       ``"off"``; ``attestation_verifier`` is an ``atoma_sdk.attestation.AttestationVerifier``.
     - ``node_key_pins``: a :class:`~atoma_sdk.confidential.keys.NodeKeyPins` (pins or trust on first use).
+    - ``randomize_plaintext`` (default True): serialise each request plaintext with 160 bits of random JSON
+      whitespace so its ``plaintext_body_hash`` neither confirms a guessed prompt nor links two identical
+      ones (see ``confidential.plaintext``); False sends the compact JSON.
+    - ``pad_to``: pad the plaintext with trailing spaces to a size bucket (an int: round the length up to a
+      multiple; a callable: ``length -> padded length``) so the ciphertext length hides the prompt length.
     """
 
     require_response_hash: bool = True
@@ -46,6 +51,9 @@ class VerificationPolicy:
     attestation_verifier: Any = field(default=None, compare=False)
     #: Pinned node keys / trust on first use (an ``atoma_sdk.confidential.keys.NodeKeyPins``).
     node_key_pins: Any = field(default=None, compare=False)
+    randomize_plaintext: bool = True
+    #: An ``int`` bucket size in bytes or a callable ``length -> padded length`` (None: no padding).
+    pad_to: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.pinned_signers is not None:
@@ -54,10 +62,18 @@ class VerificationPolicy:
             raise ValueError("nonce_reuse must be 'warn', 'raise', 'ignore' or 'buffer'")
         if self.attestation not in ("enforce", "warn", "off"):
             raise ValueError("attestation must be 'enforce', 'warn' or 'off'")
+        if not _valid_pad_to(self.pad_to):
+            raise ValueError("pad_to must be a positive int, a callable or None")
 
     def with_(self, **changes: Any) -> VerificationPolicy:
         """A copy with some settings changed."""
         return replace(self, **changes)
+
+
+def _valid_pad_to(value: Any) -> bool:
+    if value is None or callable(value):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _addresses(values: Iterable[str]) -> frozenset[str]:
