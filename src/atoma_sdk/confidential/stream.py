@@ -29,6 +29,11 @@ class _Accounting:
     _usage: Any
     receipt: Receipt
 
+    def _account(self, verifier: StreamVerifier | None, receipt: Receipt, usage: Any) -> None:
+        self._verifier = verifier
+        self._usage = usage
+        self.receipt = receipt
+
     @property
     def usage(self) -> Any:
         """The node's usage (from the final usage chunk), once the stream has ended; else None."""
@@ -37,12 +42,15 @@ class _Accounting:
         return self._usage
 
 
-def _decoder(verifier: StreamVerifier | None) -> Any:
+def _stream_hooks(verifier: StreamVerifier | None) -> tuple[Any, Any]:
+    """The ``decode`` function and ``on_eof`` check of a stream (a buffered stream has neither)."""
+    if verifier is None:
+        return (lambda _event: None), None
+
     def decode(event: ServerSentEvent) -> Any:
-        assert verifier is not None
         return verifier.decode(event.data)
 
-    return decode
+    return decode, verifier.finish
 
 
 class ConfidentialStream(EventStream[T], _Accounting):
@@ -62,16 +70,10 @@ class ConfidentialStream(EventStream[T], _Accounting):
         buffered: Iterable[T] = (),
         usage: Any = None,
     ) -> None:
-        super().__init__(
-            response,
-            _decoder(verifier),
-            on_eof=verifier.finish if verifier is not None else None,
-            idle_timeout=idle_timeout,
-        )
-        self._verifier = verifier
-        self._usage = usage
-        self.receipt = receipt
+        decode, on_eof = _stream_hooks(verifier)
+        super().__init__(response, decode, on_eof=on_eof, idle_timeout=idle_timeout)
         self._pending: deque[T] = deque(buffered)
+        self._account(verifier, receipt, usage)
 
     def __enter__(self) -> ConfidentialStream[T]:
         return self
@@ -115,16 +117,10 @@ class ConfidentialStreamAsync(EventStreamAsync[T], _Accounting):
         buffered: Iterable[T] = (),
         usage: Any = None,
     ) -> None:
-        super().__init__(
-            response,
-            _decoder(verifier),
-            on_eof=verifier.finish if verifier is not None else None,
-            idle_timeout=idle_timeout,
-        )
-        self._verifier = verifier
-        self._usage = usage
-        self.receipt = receipt
+        decode, on_eof = _stream_hooks(verifier)
+        super().__init__(response, decode, on_eof=on_eof, idle_timeout=idle_timeout)
         self._pending: deque[T] = deque(buffered)
+        self._account(verifier, receipt, usage)
 
     async def __aenter__(self) -> ConfidentialStreamAsync[T]:
         return self
