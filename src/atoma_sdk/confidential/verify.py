@@ -92,7 +92,9 @@ class AnswerVerifier:
             return parse_json(model_name, content)
         except pydantic.ValidationError as exc:
             detail = describe_validation_error(exc)
-            raise IntegrityError(f"the decrypted answer does not match {model_name}: {detail}") from None
+        # Raised outside the handler: there ``from None`` would still keep the pydantic error (and the
+        # plaintext in its inputs) as ``__context__``.
+        raise IntegrityError(f"the decrypted answer does not match {model_name}: {detail}") from None
 
     def check_identity(self, value: Any, expected_object: str | None) -> None:
         """The answer must be of the expected kind and for the requested model."""
@@ -104,9 +106,8 @@ class AnswerVerifier:
 
     def answer(self, body: bytes) -> Any:
         """A whole non-streamed response body: decrypt, verify and parse it into the flow's response model."""
-        try:
-            envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        envelope = _json_value(body)
+        if envelope is _NOT_JSON:
             raise IntegrityError("the node's response is not JSON") from None
         if not isinstance(envelope, dict):
             raise IntegrityError("the node's response is not a JSON object")
@@ -135,9 +136,8 @@ class StreamVerifier:
         if data == "[DONE]":
             self._done = True
             return None
-        try:
-            envelope = json.loads(data)
-        except ValueError:
+        envelope = _json_value(data)
+        if envelope is _NOT_JSON:
             raise IntegrityError("a stream event is not JSON") from None
         if not isinstance(envelope, dict):
             raise IntegrityError("a stream event is not a JSON object")
@@ -216,6 +216,17 @@ class StreamVerifier:
                 ConfidentialityWarning,
                 stacklevel=2,
             )
+
+
+_NOT_JSON = object()
+
+
+def _json_value(data: str | bytes) -> Any:
+    """``json.loads``, or ``_NOT_JSON``: no JSONDecodeError (whose ``doc`` is the text) ends up in a chain."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return _NOT_JSON
 
 
 def _has_content(choices: list[Any]) -> bool:
