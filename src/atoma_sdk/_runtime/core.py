@@ -291,6 +291,7 @@ class Runtime:
                 return parse_json(name, data)
             except pydantic.ValidationError as exc:
                 message = f"stream event does not match {name}: {describe_validation_error(exc)}"
-                raise errors.ResponseValidationError(message, response) from None
+            # Outside the handler: no __context__ keeps the pydantic error and the event in its inputs.
+            raise errors.ResponseValidationError(message, response) from None
 
         return decode

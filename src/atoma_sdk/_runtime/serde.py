@@ -168,4 +168,5 @@ def decode_response(model_name: str | None, content: bytes, raw_response: Any = 
         return parse_json(model_name, content)
     except pydantic.ValidationError as exc:
         message = f"response does not match {model_name}: {describe_validation_error(exc)}"
-        raise errors.ResponseValidationError(message, raw_response) from None
+    # Raised outside the handler so that no __context__ keeps the pydantic error and the body in its inputs.
+    raise errors.ResponseValidationError(message, raw_response) from None
