@@ -337,3 +337,40 @@ def test_no_connection_outlives_the_sdk(node: LocalNode) -> None:
         sdk.close()
         assert wait_until(lambda: proxy.open_connections == 0)
     assert json.dumps(proxy.errors, default=repr) == "[]"
+
+
+# -- the async shell --------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_async_faults_end_in_one_error_and_release_connections(node: LocalNode) -> None:
+    faults = {
+        "reset": lambda e, i, d: RESET if i == 3 else None,
+        "stall": lambda e, i, d: [d, Stall(60)] if i == 2 else None,
+        "not-json": lambda e, i, d: "{" if i == 1 else None,
+    }
+    expected = {
+        "reset": errors.APIConnectionError,
+        "stall": errors.APITimeoutError,
+        "not-json": errors.IntegrityError,
+    }
+    current: list[str] = []
+
+    def hook(exchange: Exchange, index: int, data: str) -> Any:
+        return faults[current[-1]](exchange, index, data) if exchange.path == CHAT_PATH else None
+
+    node.faults.fail_next(2, status=429, retry_after=0.01, route=CHAT_PATH)
+    with proxied(node, mutate_event=hook, sdk_stream_idle_timeout_ms=200) as (proxy, sdk):
+        current.append("none")
+        faults["none"] = lambda e, i, d: None
+        stream = await sdk.confidential_chat.create_stream_async(messages=messages(), model=MODEL)
+        assert await stream.text() == expected_text() and stream.receipt.attempts == 3
+        for name, error in expected.items():
+            current.append(name)
+            stream = await sdk.confidential_chat.create_stream_async(messages=messages(), model=MODEL)
+            with pytest.raises(error):
+                await stream.text()
+            assert not stream.receipt.complete
+            assert_no_checked_out(sdk, is_async=True)
+        await sdk.aclose()
+        assert wait_until(lambda: proxy.open_connections == 0)
