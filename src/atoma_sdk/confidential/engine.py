@@ -20,6 +20,7 @@ from ..nodes import Nodes
 from .attest import NONCE_MISMATCH, AttestationGate
 from .envelope import ClientSession
 from .flows import Flow
+from .lockpool import PoolKey, Ticket, pool_for
 from .plaintext import prepare
 from .policy import VerificationPolicy
 from .receipt import Receipt
@@ -85,6 +86,11 @@ class ConfidentialCall:
         self.nodes = Nodes(runtime)
         self.gate = AttestationGate(policy)
         self.attempts = 0
+        #: Lock prefetch (None when off): the first attempt may use a pooled lock of exactly this size.
+        self.pool = pool_for(runtime)
+        self.pool_key = PoolKey.for_call(model, self.units, options)
+        self._ticket: Ticket | None = None
+        self._locked = False
 
     # -- shared steps --
 
@@ -93,6 +99,48 @@ class ConfidentialCall:
         if self.units is not None:
             params["max_num_tokens"] = self.units
         return params
+
+    def _pool_begin(self, *, is_async: bool) -> None:
+        """A call starts: take a ready pooled lock, if any, and top the pool up."""
+        if self.pool is not None:
+            self._ticket, count = self.pool.begin(self.pool_key, is_async=is_async)
+            self._refill(count, is_async=is_async)
+
+    def _pool_end(self, *, is_async: bool) -> None:
+        """A call completed: top the pool up (never before a call for this key got a lock)."""
+        if self.pool is not None:
+            self._refill(self.pool.end(self.pool_key, locked=self._locked), is_async=is_async)
+
+    def _refill(self, count: int, *, is_async: bool) -> None:
+        if self.pool is not None and count:
+            refill = self.pool.refill_async if is_async else self.pool.refill
+            refill(self.pool_key, count)
+
+    def _take_ticket(self) -> Ticket | None:
+        """The call's pool ticket, for its first attempt only."""
+        ticket, self._ticket = self._ticket, None
+        return ticket
+
+    def _lock_failed(self) -> None:
+        if self.pool is not None:
+            self.pool.lock_failed(self.pool_key, prefetched=False)
+
+    def _got_lock(self, lock: Any) -> Any:
+        self._locked = True
+        if self.pool is not None:
+            self.pool.observed(self.pool_key, lock, prefetched=False)
+        return lock
+
+    def _fresh_after_pooled(self, exc: errors.AtomaError) -> bool:
+        """A pooled lock's request failed: drop the pool; True to try once more, with a fresh lock, at once.
+
+        That retry is part of the same attempt: it does not use up the call's retry budget.
+        """
+        return self.pool is not None and self.pool.pooled_failed(self.pool_key, exc)
+
+    def _pooled_ok(self) -> None:
+        if self.pool is not None:
+            self.pool.pooled_succeeded(self.pool_key)
 
     def _receipt(self, lock: Any) -> Receipt:
         self.attempts += 1
@@ -128,7 +176,11 @@ class ConfidentialCall:
             wire["num_compute_units"] = self.units
         wire["stream"] = self.wire_stream
         body = json.dumps(wire, separators=(",", ":")).encode("ascii")
-        return _Attempt(AnswerVerifier(session, self.flow, self.model, self.policy, receipt), body)
+        return _Attempt(self.new_verifier(session, receipt), body)
+
+    def new_verifier(self, session: ClientSession, receipt: Receipt) -> AnswerVerifier:
+        """The verifier of one attempt's answers (a seam: subclasses may record what it verified)."""
+        return AnswerVerifier(session, self.flow, self.model, self.policy, receipt)
 
     def _outcome(self, attempt: _Attempt, response: Any, stream_cls: type[Any]) -> Any:
         """The verified result, a buffered stream, or a live stream that still needs its prefetch."""
@@ -177,25 +229,54 @@ class ConfidentialCall:
 
     def run(self) -> Any:
         state = self.retry_state()
-        while True:
-            try:
-                return self._attempt()
-            except (errors.APIError, errors.APIConnectionError) as exc:
-                delay = self.delay(state, exc)
-                if delay is None:
-                    raise
-            state.sleep(delay)
+        self._pool_begin(is_async=False)
+        try:
+            while True:
+                try:
+                    return self._attempt()
+                except (errors.APIError, errors.APIConnectionError) as exc:
+                    delay = self.delay(state, exc)
+                    if delay is None:
+                        raise
+                state.sleep(delay)
+        finally:
+            self._pool_end(is_async=False)
 
     def _attempt(self) -> Any:
-        relocked = False
-        while True:
+        ticket = self._take_ticket()
+        lease = ticket.take() if ticket is not None else None
+        if lease is None:
+            return self._attempt_with(None)
+        try:
+            result = self._attempt_with(lease.lock)
+        except (errors.APIError, errors.APIConnectionError) as exc:
+            if not self._fresh_after_pooled(exc):
+                raise
+            return self._attempt_with(None)
+        self._pooled_ok()
+        return result
+
+    def _fresh_lock(self) -> Any:
+        try:
             lock = self.nodes.nodes_create_lock(**self._lock_params(), **_opts(self._lock_options))
+        except errors.AtomaError:
+            self._lock_failed()
+            raise
+        return self._got_lock(lock)
+
+    def _attempt_with(self, pooled: Any) -> Any:
+        relocked = False
+        lock = pooled
+        while True:
+            if lock is None:
+                lock = self._fresh_lock()
             receipt = self._receipt(lock)
             try:
                 self.gate.check(lock, receipt)
                 break
             except errors.AttestationError as exc:
                 relocked = self._relock(exc, relocked)
+                lock = None
         attempt = self._seal(lock, receipt)
         response = self.runtime.send(
             self.op, attempt.body, self._send_options, stream=self.wire_stream, retry=False
@@ -213,27 +294,56 @@ class ConfidentialCall:
 
     async def run_async(self) -> Any:
         state = self.retry_state()
-        while True:
-            try:
-                return await self._attempt_async()
-            except (errors.APIError, errors.APIConnectionError) as exc:
-                delay = self.delay(state, exc)
-                if delay is None:
-                    raise
-            await state.async_sleep(delay)
+        self._pool_begin(is_async=True)
+        try:
+            while True:
+                try:
+                    return await self._attempt_async()
+                except (errors.APIError, errors.APIConnectionError) as exc:
+                    delay = self.delay(state, exc)
+                    if delay is None:
+                        raise
+                await state.async_sleep(delay)
+        finally:
+            self._pool_end(is_async=True)
 
     async def _attempt_async(self) -> Any:
-        relocked = False
-        while True:
+        ticket = self._take_ticket()
+        lease = await ticket.take_async() if ticket is not None else None
+        if lease is None:
+            return await self._attempt_with_async(None)
+        try:
+            result = await self._attempt_with_async(lease.lock)
+        except (errors.APIError, errors.APIConnectionError) as exc:
+            if not self._fresh_after_pooled(exc):
+                raise
+            return await self._attempt_with_async(None)
+        self._pooled_ok()
+        return result
+
+    async def _fresh_lock_async(self) -> Any:
+        try:
             lock = await self.nodes.nodes_create_lock_async(
                 **self._lock_params(), **_opts(self._lock_options)
             )
+        except errors.AtomaError:
+            self._lock_failed()
+            raise
+        return self._got_lock(lock)
+
+    async def _attempt_with_async(self, pooled: Any) -> Any:
+        relocked = False
+        lock = pooled
+        while True:
+            if lock is None:
+                lock = await self._fresh_lock_async()
             receipt = self._receipt(lock)
             try:
                 await self.gate.check_async(lock, receipt)
                 break
             except errors.AttestationError as exc:
                 relocked = self._relock(exc, relocked)
+                lock = None
         attempt = self._seal(lock, receipt)
         response = await self.runtime.send_async(
             self.op, attempt.body, self._send_options, stream=self.wire_stream, retry=False
