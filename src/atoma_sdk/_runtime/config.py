@@ -59,6 +59,10 @@ class SDKConfig:
     user_agent: str = USER_AGENT
     #: Kept for the confidential layer (a ``VerificationPolicy``); the runtime does not read it.
     verification: Any = None
+    #: Pre-acquire confidential node locks (``atoma_sdk.confidential.lockpool``); off by default.
+    lock_prefetch: bool = False
+    #: The instance's ``LockPool``, created by the confidential layer on first use; closed with the SDK.
+    lock_pool: Any = None
 
     @classmethod
     def build(
@@ -72,6 +76,7 @@ class SDKConfig:
         stream_idle_timeout_ms: int | None = None,
         debug_logger: logging.Logger | None = None,
         verification: Any = None,
+        lock_prefetch: bool = False,
     ) -> SDKConfig:
         """Resolve constructor arguments: env-var token, server choice, default retries and timeouts."""
         if bearer_auth is None:
@@ -92,6 +97,7 @@ class SDKConfig:
             ),
             debug_logger=debug_logger,
             verification=verification,
+            lock_prefetch=bool(lock_prefetch),
         )
 
     def token(self) -> str | None:

@@ -28,6 +28,9 @@ class SDKBase:
     Clients passed in are used as they are and never closed by the SDK. Clients the SDK creates (lazily, one
     shared pool per instance) are closed by :meth:`close` / :meth:`aclose`, on leaving a ``with`` /
     ``async with`` block, or when the SDK is garbage-collected.
+
+    ``lock_prefetch=True`` keeps a small pool of pre-acquired confidential node locks per model (see
+    ``atoma_sdk.confidential.lockpool`` and docs/confidential-latency.md); :meth:`close` stops it.
     """
 
     def __init__(  # noqa: PLR0917 (Speakeasy-compatible positional signature)
@@ -43,6 +46,7 @@ class SDKBase:
         hooks: Iterable[object] | None = None,
         stream_idle_timeout_ms: int | None = None,
         verification: Any = None,
+        lock_prefetch: bool = False,
     ) -> None:
         config = SDKConfig.build(
             bearer_auth=bearer_auth,
@@ -53,6 +57,7 @@ class SDKBase:
             stream_idle_timeout_ms=stream_idle_timeout_ms,
             debug_logger=debug_logger,
             verification=verification,
+            lock_prefetch=lock_prefetch,
         )
         registry = Hooks(hooks or ())
         config.server_url, client = registry.sdk_init(config.server_url, client)
@@ -71,12 +76,25 @@ class SDKBase:
         """The resolved settings (Speakeasy name)."""
         return self._runtime.config
 
+    def lock_pool_stats(self) -> dict[str, int]:
+        """Counters of the confidential lock prefetch pool (``lock_prefetch=True``): lock calls, hits, misses,
+        wasted locks, stack purchases, pooled-lock failures, and the locks ready / in flight now."""
+        from ..confidential.lockpool import stats_dict
+
+        return dict(stats_dict(self._runtime.config.lock_pool))
+
     def close(self) -> None:
-        """Close the clients the SDK created (user-supplied clients stay open)."""
+        """Stop lock prefetching and close the clients the SDK created (user-supplied clients stay open)."""
+        pool = self._runtime.config.lock_pool
+        if pool is not None:
+            pool.close()
         self._runtime.clients.close()
 
     async def aclose(self) -> None:
-        """Close the clients the SDK created (user-supplied clients stay open)."""
+        """Stop lock prefetching and close the clients the SDK created (user-supplied clients stay open)."""
+        pool = self._runtime.config.lock_pool
+        if pool is not None:
+            await pool.aclose()
         await self._runtime.clients.aclose()
 
     def __enter__(self: _S) -> _S:
