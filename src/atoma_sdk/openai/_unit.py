@@ -12,7 +12,9 @@ from typing import Any
 
 from .._runtime.operation import RequestOptions
 from ..confidential.engine import ConfidentialCall
+from ..confidential.envelope import ClientSession
 from ..confidential.policy import DEFAULT_POLICY, VerificationPolicy
+from ..confidential.receipt import Receipt
 from ..confidential.verify import AnswerVerifier
 from ._request import Intercept
 
@@ -24,8 +26,8 @@ class _RecordingVerifier(AnswerVerifier):
 
     __slots__ = ("plaintexts",)
 
-    def __init__(self, verifier: AnswerVerifier) -> None:
-        super().__init__(verifier.session, verifier.flow, verifier.model, verifier.policy, verifier.receipt)
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self.plaintexts: list[bytes] = []
 
     def open(self, answer: Mapping[str, Any]) -> bytes:
@@ -39,11 +41,9 @@ class RecordingCall(ConfidentialCall):
 
     recorder: _RecordingVerifier | None = None
 
-    def _seal(self, *args: Any, **kwargs: Any) -> Any:
-        # The engine's one place that creates an attempt's verifier: swap in the recording one.
-        attempt = super()._seal(*args, **kwargs)
-        self.recorder = attempt.verifier = _RecordingVerifier(attempt.verifier)
-        return attempt
+    def new_verifier(self, session: ClientSession, receipt: Receipt) -> AnswerVerifier:
+        self.recorder = _RecordingVerifier(session, self.flow, self.model, self.policy, receipt)
+        return self.recorder
 
     def take_plaintexts(self) -> list[bytes]:
         """The verified plaintexts recorded since the last call."""
