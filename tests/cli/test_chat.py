@@ -84,6 +84,7 @@ def test_chat_against_a_node_process_with_the_token_in_the_environment() -> None
     with node_process() as node:
         env = {"ATOMASDK_BEARER_AUTH": node.api_key}
         result = run("chat", "--server-url", node.url, "--stream", PROMPT, env=env)
+        quiet = run("chat", "--server-url", node.url, "--attestation", "off", PROMPT, env=env)
         pinned = run("chat", "--server-url", node.url, "--pin-signer", node.signer_address, PROMPT, env=env)
         other = "0x" + "ab" * 32
         refused = run("chat", "--server-url", node.url, "--pin-signer", other, PROMPT, env=env)
@@ -91,6 +92,11 @@ def test_chat_against_a_node_process_with_the_token_in_the_environment() -> None
     assert result.stdout == expected_text(PROMPT) + "\n"
     assert "using a local node" not in result.stderr
     assert _signer(_receipt(result.stderr)) == node.signer_address
+    # Any server but the in-process node gets the SDK's attestation warning (one line) unless turned off.
+    warned = [line for line in result.stderr.splitlines() if line.startswith("atoma: warning:")]
+    assert len(warned) == 2 and any("not attested" in line for line in warned)
+    assert quiet.returncode == 0 and "atoma: warning" not in quiet.stderr
+    assert "attestation:   off" in quiet.stderr
     assert pinned.returncode == 0 and "(ed25519, pinned)" in pinned.stderr
     assert refused.returncode == 5 and refused.stdout == ""
     assert "not pinned" in assert_one_error_line(refused.stderr)

@@ -104,12 +104,13 @@ def _chat_params(args: argparse.Namespace, prompt: str, *, local: bool) -> dict[
         params["max_tokens"] = args.max_tokens
     if args.seed is not None:
         params["seed"] = args.seed
-    from ..confidential.policy import VerificationPolicy
+    from ..confidential.policy import Attestation, VerificationPolicy
 
     pinned = frozenset(args.signers) if args.signers else None
     # The in-process node has no TEE, so there is nothing to attest; any other server gets the default check.
+    attestation: Attestation = args.attestation or ("off" if local else "warn")
     params["verification"] = VerificationPolicy(
-        nonce_reuse=args.nonce_reuse, pinned_signers=pinned, attestation="off" if local else "warn"
+        nonce_reuse=args.nonce_reuse, pinned_signers=pinned, attestation=attestation
     )
     return params
 

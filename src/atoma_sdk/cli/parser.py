@@ -135,6 +135,11 @@ def build_parser() -> _Parser:
         help="when a stream reuses one nonce: warn (default), raise, ignore, or buffer (ask for a "
         "non-streamed answer and replay it)",
     )
+    chat.add_argument(
+        "--attestation",
+        choices=("warn", "off"),
+        help="warn that node keys are not attested (default), or off (the default for an in-process node)",
+    )
 
     commands.add_parser(
         "models", parents=[client], help="list the models", description="List the models the server serves."
