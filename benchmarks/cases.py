@@ -333,7 +333,10 @@ def case_scaling(ctx: Context) -> CaseResult:
         + ", ".join(f"{k}: {v}" for k, v in errors.items())
         + (f" ({', '.join(sorted(kinds))})" if kinds else "")
     )
-    result.notes.append("Node and client share this machine's cores; calls/s is bounded by the node's CPU.")
+    result.notes.append(
+        "Node and client share this machine's cores (other work was running too); "
+        "compare client and node CPU per call to see which side limits throughput."
+    )
     return result
 
 
