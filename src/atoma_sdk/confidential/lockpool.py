@@ -242,7 +242,9 @@ class LockPool:
     def begin(self, key: PoolKey, *, is_async: bool) -> tuple[Ticket, int]:
         """A call starts: its ticket (a ready lock, a prefetch to await, or nothing), refills to start."""
         now = self._now()
-        loop = _running_loop() if is_async else None
+        loop = _running_loop()
+        # A sync call made on a running loop must not block waiting for a refill task of that loop.
+        can_wait = loop is not None if is_async else loop is None
         with self._guard:
             slot = self._slot(key)
             slot.active += 1
@@ -253,8 +255,8 @@ class LockPool:
                     self.count(lease, waited=False)
                     return Ticket(self, key, lease), self._wanted(slot)
                 self._stats.wasted += 1
-            if slot.inflight > len(slot.waiters) and not (is_async and loop is None):
-                ticket = Ticket(self, key, wait=True, loop=loop)
+            if slot.inflight > len(slot.waiters) and can_wait:
+                ticket = Ticket(self, key, wait=True, loop=loop if is_async else None)
                 slot.waiters.append(ticket)
             else:
                 ticket = Ticket(self, key)
