@@ -34,6 +34,7 @@ def test_local_chat_prints_the_answer_and_the_receipt(stream: bool) -> None:
     receipt = _receipt(result.stderr)
     for row in RECEIPT_ROWS:
         assert row in receipt
+    assert "attestation:   verified" in receipt  # enforced against the in-process node's synthetic evidence
     assert "Traceback" not in result.stderr
     if stream:
         # The nonce-reuse warning: one readable line, before the receipt, and in the receipt; no warning dump.

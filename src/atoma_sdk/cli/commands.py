@@ -7,11 +7,14 @@ import contextlib
 import json
 import os
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .exits import EXIT_OK, EXIT_USAGE, CLIError
 from .render import collect_warnings, format_receipt
-from .target import open_sdk, wants_local
+from .target import open_sdk
+
+if TYPE_CHECKING:
+    from ..confidential.policy import VerificationPolicy
 
 DEFAULT_CHAT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 UPSTREAM_KEY_ENV = "ATOMA_UPSTREAM_API_KEY"
@@ -96,7 +99,7 @@ def _prompt(text: str) -> str:
     return text
 
 
-def _chat_params(args: argparse.Namespace, prompt: str, *, local: bool) -> dict[str, Any]:
+def _chat_params(args: argparse.Namespace, prompt: str, base: VerificationPolicy | None) -> dict[str, Any]:
     messages = [{"role": "system", "content": args.system}] if args.system else []
     messages.append({"role": "user", "content": prompt})
     params: dict[str, Any] = {"messages": messages, "model": args.model or DEFAULT_CHAT_MODEL}
@@ -104,13 +107,16 @@ def _chat_params(args: argparse.Namespace, prompt: str, *, local: bool) -> dict[
         params["max_tokens"] = args.max_tokens
     if args.seed is not None:
         params["seed"] = args.seed
-    from ..confidential.policy import Attestation, VerificationPolicy
+    from ..confidential.policy import DEFAULT_POLICY
 
+    # The SDK's policy (for an in-process node: enforced attestation against its synthetic evidence),
+    # adjusted by the command's options.
+    policy = base or DEFAULT_POLICY
     pinned = frozenset(args.signers) if args.signers else None
-    # The in-process node has no TEE, so there is nothing to attest; any other server gets the default check.
-    attestation: Attestation = args.attestation or ("off" if local else "warn")
-    params["verification"] = VerificationPolicy(
-        nonce_reuse=args.nonce_reuse, pinned_signers=pinned, attestation=attestation
+    params["verification"] = policy.with_(
+        nonce_reuse=args.nonce_reuse,
+        pinned_signers=pinned,
+        attestation=args.attestation or policy.attestation,
     )
     return params
 
@@ -149,9 +155,10 @@ def _answered(chat: Any, params: dict[str, Any], out: TextIO | None) -> tuple[st
 
 def run_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """One confidential chat; the answer on stdout, warnings and the receipt on stderr (or JSON on stdout)."""
-    params = _chat_params(args, _prompt(args.prompt), local=wants_local(args))
+    prompt = _prompt(args.prompt)
     ask = _streamed if args.stream else _answered
     with open_sdk(args, err) as sdk, collect_warnings() as recorded:
+        params = _chat_params(args, prompt, sdk.sdk_configuration.verification)
         content, finish, usage, receipt = ask(sdk.confidential_chat, params, None if args.json else out)
         warnings = recorded.messages()
     lines = [f"atoma: warning: {text}" for text in warnings]

@@ -137,8 +137,9 @@ def build_parser() -> _Parser:
     )
     chat.add_argument(
         "--attestation",
-        choices=("warn", "off"),
-        help="warn that node keys are not attested (default), or off (the default for an in-process node)",
+        choices=("enforce", "warn", "off"),
+        help="node-key attestation: enforce, warn when no source is configured (default for a server), "
+        "or off; an in-process node enforces it against its synthetic evidence",
     )
 
     commands.add_parser(

@@ -24,6 +24,7 @@ def _pinning(pinned: bool | None) -> str:
 _ATTESTATION = {
     "unauthenticated": "not checked (no attestation source configured; the node key is trusted as served)",
     "off": "off (not checked)",
+    "verified": "verified (GPU evidence under the trusted root commits to this node key)",
 }
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .exits import EXIT_CONNECTION, CLIError
 
 if TYPE_CHECKING:
+    from ..confidential.policy import VerificationPolicy
     from ..sdk import AtomaSDK
 
 TOKEN_ENV = "ATOMASDK_BEARER_AUTH"
@@ -33,23 +34,35 @@ def open_sdk(args: argparse.Namespace, err: TextIO) -> Iterator[AtomaSDK]:
         with sdk, _naming_server(sdk.sdk_configuration.server_url):
             yield sdk
         return
-    with _local_node() as (url, token):
+    with _local_node() as (url, token, verification):
         reason = "" if args.local else f" (no --server-url and no {TOKEN_ENV})"
-        note = "its model is deterministic, not a language model"
+        note = "its model is deterministic, not a language model, and its attestation evidence is synthetic"
         err.write(f"atoma: using a local node at {url}{reason}; {note}\n")
         err.flush()
-        with AtomaSDK(bearer_auth=token, server_url=url, timeout_ms=timeout_ms) as sdk, _naming_server(url):
+        with AtomaSDK(
+            bearer_auth=token, server_url=url, timeout_ms=timeout_ms, verification=verification
+        ) as sdk, _naming_server(url):
             yield sdk
 
 
 @contextmanager
-def _local_node() -> Iterator[tuple[str, str]]:
+def _local_node() -> Iterator[tuple[str, str, VerificationPolicy]]:
+    """A node in-process, and a policy that enforces attestation against its synthetic evidence."""
     try:
         from ..local.server import LocalNode
     except ImportError:
         raise CLIError("the local node needs the 'local' extra: pip install 'atoma-sdk[local]'") from None
+    from ..confidential.policy import VerificationPolicy
+
     with LocalNode() as node:
-        yield node.url, node.api_key
+        try:
+            import blake3  # noqa: F401  (the evidence's nonce is a BLAKE3 hash)
+
+            verifier = node.attestation_verifier()
+            policy = VerificationPolicy(attestation="enforce", attestation_verifier=verifier)
+        except ImportError:
+            policy = VerificationPolicy(attestation="off")
+        yield node.url, node.api_key, policy
 
 
 @contextmanager
