@@ -16,10 +16,9 @@ from atoma_sdk.attestation import chain, verify_device_evidence, verify_node_evi
 from atoma_sdk.attestation.evidence import parse_evidence_list
 from atoma_sdk.errors import AttestationError
 
-FIXTURES = Path("/work/shared/fixtures/nvidia-attestation")
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "nvidia-attestation"
 NVIDIA_ROOT_DER_SHA256 = "102bf659d5419614c9d8e6aecebc80454eb26b1df6a769ac720b9a690b167b48"
 
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared NVIDIA fixtures not present")
 
 
 def _bundle(name: str) -> tuple[list[dict[str, str]], bytes]:
