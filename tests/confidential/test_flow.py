@@ -231,13 +231,15 @@ def test_stream_retried_before_first_chunk(sdk: AtomaSDK, node: LocalNode) -> No
 
 
 def test_lock_errors_keep_their_status(node: LocalNode) -> None:
-    with AtomaSDK(bearer_auth="wrong-token", server_url=node.url) as client, pytest.raises(
-        errors.AuthenticationError
-    ) as info:
+    with (
+        AtomaSDK(bearer_auth="wrong-token", server_url=node.url) as client,
+        pytest.raises(errors.AuthenticationError) as info,
+    ):
         client.confidential_chat.create(messages=MESSAGES, model=CHAT_MODEL)
     assert info.value.status_code == 401
-    with AtomaSDK(bearer_auth=node.api_key, server_url=node.url) as client, pytest.raises(
-        errors.ServiceUnavailableError
+    with (
+        AtomaSDK(bearer_auth=node.api_key, server_url=node.url) as client,
+        pytest.raises(errors.ServiceUnavailableError),
     ):
         client.confidential_chat.create(messages=MESSAGES, model="no/such-model", retries=None)
 
@@ -302,3 +304,20 @@ def test_both_or_neither_form_is_a_type_error(sdk: AtomaSDK) -> None:
         sdk.confidential_chat.create(messages=MESSAGES, model=CHAT_MODEL, ciphertext="AAAA")  # type: ignore[call-overload]
     with pytest.raises(TypeError):
         sdk.confidential_chat.create()  # type: ignore[call-overload]
+
+
+def test_invalid_plaintext_request_leaves_no_prompt_in_the_error(sdk: AtomaSDK) -> None:
+    canary = "canary-" + "7f3e" * 4
+    with pytest.raises(errors.RequestValidationError) as info:
+        sdk.confidential_chat.create(
+            messages=[{"role": "user", "content": canary}],
+            model=CHAT_MODEL,
+            temperature="hot",  # type: ignore[arg-type]
+        )
+    chain: list[BaseException] = []
+    error: BaseException | None = info.value
+    while error is not None:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert all(canary not in repr(e) and canary not in str(e) for e in chain)
+    assert all(not hasattr(e, "errors") for e in chain)  # no pydantic ValidationError kept in the chain

@@ -33,7 +33,7 @@ class SDKBase:
     ``atoma_sdk.confidential.lockpool`` and docs/confidential-latency.md); :meth:`close` stops it.
     """
 
-    def __init__(  # noqa: PLR0917 (Speakeasy-compatible positional signature)
+    def __init__(  # Speakeasy-compatible positional signature
         self,
         bearer_auth: str | Callable[[], str] | None = None,
         server_url: str | None = None,

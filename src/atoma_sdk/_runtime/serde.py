@@ -131,6 +131,9 @@ def encode_request(
         data: dict[str, Any] = {}
     else:
         model = resolve(model_name)
+        # Failures are raised outside the handlers: the pydantic error (holding the caller's values,
+        # e.g. a confidential prompt) must not stay in the typed error's __context__.
+        failure: str | None = None
         try:
             if isinstance(model, pydantic.TypeAdapter):
                 value = model.validate_python(_strip_unset(params))
@@ -140,15 +143,16 @@ def encode_request(
                 data = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
                 _drop_non_nullable_none(instance, data)
         except pydantic.ValidationError as exc:
-            message = f"invalid request for {model_name}: {describe_validation_error(exc)}"
-            raise errors.RequestValidationError(message) from None
+            failure = f"invalid request for {model_name}: {describe_validation_error(exc)}"
         except pydantic_core.PydanticSerializationError:
-            raise errors.RequestValidationError(f"request for {model_name} cannot be serialised") from None
+            failure = f"request for {model_name} cannot be serialised"
+        if failure is not None:
+            raise errors.RequestValidationError(failure)
     if extra_body:
         data.update(extra_body)
     try:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # their messages name types, never values
         raise errors.RequestValidationError("request body (extra_body) is not JSON-serialisable") from None
 
 
