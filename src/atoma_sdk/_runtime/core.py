@@ -6,7 +6,6 @@ shared by the sync and async paths; :meth:`Runtime.send` and :meth:`Runtime.send
 
 from __future__ import annotations
 
-import importlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -108,19 +107,6 @@ class Runtime:
             response, decode, sentinel=op.sentinel,
             idle_timeout=self.config.stream_idle_timeout_s,
         )
-
-    def confidential(
-        self,
-        op: Operation[Any],
-        params: Mapping[str, Any],
-        options: RequestOptions = _NO_OPTIONS,
-        *,
-        stream: bool,
-        is_async: bool,
-    ) -> Any:
-        """The seam to the confidential flow: ``atoma_sdk.confidential.seam.run(...)`` (imported lazily)."""
-        seam = importlib.import_module("atoma_sdk.confidential.seam")
-        return seam.run(self, op, params, options, stream=stream, is_async=is_async)
 
     def retry_state(
         self, op: Operation[Any], options: RequestOptions = _NO_OPTIONS, *, rule: RetryRule | None = None
