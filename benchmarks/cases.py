@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,8 +87,15 @@ _IMPORT_FLOOR = "import time; t = time.perf_counter(); import httpx, pydantic; p
 
 
 def _fresh(python: str, code: str, cwd: str) -> Callable[[], float]:
+    # Bytecode caches are written (the warm-up run fills them) even if the caller's environment forbids it:
+    # installed packages (httpx, pydantic, the official client) ship compiled; without this atoma-sdk, run
+    # from its source tree, would be recompiled on every run and the case would time the compiler.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
     def run() -> float:
-        out = subprocess.run([python, "-c", code], cwd=cwd, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [python, "-c", code], cwd=cwd, capture_output=True, text=True, check=True, env=env
+        )
         return float(out.stdout.strip().splitlines()[-1])
 
     return run

@@ -1,0 +1,31 @@
+"""Reaching a confidential resource loads neither pydantic's model machinery nor asyncio (import time)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+_CODE = (
+    "import sys, json, atoma_sdk\n"
+    "sdk = atoma_sdk.AtomaSDK(bearer_auth='k', server_url='http://127.0.0.1:9')\n"
+    "sdk.confidential_chat\n"
+    "print(json.dumps(sorted(sys.modules)))\n"
+)
+
+
+def test_touching_a_resource_builds_no_pydantic_model_and_imports_no_asyncio() -> None:
+    out = subprocess.run([sys.executable, "-c", _CODE], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "atoma_sdk.confidential_chat" in loaded
+    assert "pydantic.main" not in loaded
+    assert "atoma_sdk.types.basemodel" not in loaded
+    assert "asyncio" not in loaded
+
+
+def test_types_exports_base_model_lazily() -> None:
+    from atoma_sdk import types
+    from atoma_sdk.types.basemodel import BaseModel
+
+    assert types.BaseModel is BaseModel
+    assert types.UNSET is types.Unset()
