@@ -22,7 +22,7 @@ warnings.simplefilter(
     "ignore", ConfidentialityWarning
 )  # the local node reuses stream nonces, as real ones do
 
-NO_SIGNATURE = VerificationPolicy(require_signature=False)
+NO_SIGNATURE = VerificationPolicy(verify_signatures=False)  # signatures neither required nor checked
 
 _sdks: dict[tuple[str, str], AtomaSDK] = {}
 

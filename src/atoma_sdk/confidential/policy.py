@@ -25,6 +25,9 @@ class VerificationPolicy:
     - ``require_response_hash``: the response hash must be present and equal BLAKE2b-256 of the
       decrypted bytes (always recomputed locally).
     - ``require_signature``: the node's Sui signature must be present and valid over the local hash.
+    - ``verify_signatures`` (default True): False skips signature verification altogether (the cheapest
+      setting for streams): signatures are neither required nor checked, the receipt says
+      ``signature_verified=False`` with no signer; hashes are still checked. Not with ``pinned_signers``.
     - ``signature_schemes``: the Sui schemes accepted (ECDSA message hashing is inferred, see ``sui``).
     - ``pinned_signers``: if given, the signer's Sui address must be one of these.
     - ``nonce_reuse``: what to do when a stream's chunks share a nonce, as today's nodes do:
@@ -54,10 +57,14 @@ class VerificationPolicy:
     randomize_plaintext: bool = True
     #: An ``int`` bucket size in bytes or a callable ``length -> padded length`` (None: no padding).
     pad_to: Any = field(default=None, compare=False)
+    #: False: no signature is required or checked (after the other fields: positional order is kept).
+    verify_signatures: bool = True
 
     def __post_init__(self) -> None:
         if self.pinned_signers is not None:
             object.__setattr__(self, "pinned_signers", _addresses(self.pinned_signers))
+            if not self.verify_signatures:
+                raise ValueError("pinned_signers needs verify_signatures=True")
         if self.nonce_reuse not in ("warn", "raise", "ignore", "buffer"):
             raise ValueError("nonce_reuse must be 'warn', 'raise', 'ignore' or 'buffer'")
         if self.attestation not in ("enforce", "warn", "off"):

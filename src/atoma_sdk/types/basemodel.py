@@ -31,7 +31,19 @@ class BaseModel(pydantic.BaseModel):
     )
     #: Names of fields whose ``None`` is sent as ``null`` (set by the generator).
     __nullable_fields__: ClassVar[frozenset[str]] = frozenset()
-    _atoma_receipt: Any = pydantic.PrivateAttr(default=None)
+
+    # The receipt lives in ``__pydantic_private__``, set only on a confidential result. No ``PrivateAttr``:
+    # one would make pydantic run a Python post-init hook for every model instance it validates, nested
+    # ones included (about 20 us per streamed chunk).
+    def _get_atoma_receipt(self) -> Any:
+        private = self.__pydantic_private__
+        return None if private is None else private.get("_atoma_receipt")
+
+    def _set_atoma_receipt(self, value: Any) -> None:
+        private = {**(self.__pydantic_private__ or {}), "_atoma_receipt": value}
+        object.__setattr__(self, "__pydantic_private__", private)
+
+    _atoma_receipt = property(_get_atoma_receipt, _set_atoma_receipt)
 
     @property
     def receipt(self) -> Receipt | None:
