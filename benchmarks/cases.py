@@ -225,7 +225,14 @@ def case_stream(ctx: Context) -> CaseResult:
     ratio = Ratio.of("atoma-sdk / floor+verify", sdk, floor_v)
     result.ratios.append(ratio)
     result.targets.append(Target("atoma-sdk (default) <= 1.3x floor+verify", ratio.median, 1.3))
+    if has_nacl:
+        result.ratios.append(Ratio.of("atoma-sdk / floor+verify (PyNaCl)", sdk, floor_n))
     result.ratios.append(Ratio.of("atoma-sdk sig-off / floor", sdk_off, floor))
+    backend = ctx.sdk.call("ed25519_backend")["backend"]
+    result.notes.append(
+        f"atoma-sdk verified Ed25519 with {backend} (PyNaCl when `atoma-sdk[fast]` is installed); the "
+        "target compares it with the floor verifying with cryptography."
+    )
     if official:
         faster = Ratio.of("official / atoma-sdk sig-off", official, sdk_off)
         result.ratios.append(faster)

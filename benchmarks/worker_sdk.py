@@ -14,6 +14,7 @@ import httpx
 
 from atoma_sdk import AtomaSDK, VerificationPolicy
 from atoma_sdk._runtime.sse import SSEDecoder
+from atoma_sdk.confidential import sui
 from atoma_sdk.confidential.policy import ConfidentialityWarning
 from benchmarks import sse_input
 from benchmarks.protocol import measure_calls, measure_stream, rss_bytes, serve
@@ -242,6 +243,7 @@ def main() -> None:
             "sse": sse,
             "async_scale": async_scale,
             "memory": memory,
+            "ed25519_backend": lambda args: {"backend": sui.ED25519_BACKEND},
         }
     )
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -22,7 +23,19 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ..errors import SignatureError
 from .envelope import b64d, b64e
 
+_sodium_open: Callable[[bytes, bytes], bytes] | None = None
+_SodiumBadSignature: type[Exception] = InvalidSignature
+try:  # ``atoma-sdk[fast]``: libsodium (PyNaCl) verifies Ed25519 about twice as fast as OpenSSL here
+    from nacl.bindings import crypto_sign_open as _sodium_open
+    from nacl.exceptions import BadSignatureError as _SodiumBadSignature
+except ImportError:  # pragma: no cover - depends on the installed extras
+    pass
+
 Scheme = Literal["ed25519", "secp256k1", "secp256r1"]
+Ed25519Backend = Literal["pynacl", "cryptography"]
+#: The Ed25519 backend used by default: PyNaCl when installed (``atoma-sdk[fast]``), else cryptography.
+#: Both reject small-order public keys (checked here for cryptography); libsodium also rejects small-order R.
+ED25519_BACKEND: Final[Ed25519Backend] = "cryptography" if _sodium_open is None else "pynacl"
 ALL_SCHEMES: Final[frozenset[str]] = frozenset({"ed25519", "secp256k1", "secp256r1"})
 
 _FLAGS: Final[dict[str, int]] = {"ed25519": 0x00, "secp256k1": 0x01, "secp256r1": 0x02}
@@ -30,10 +43,25 @@ _SCHEMES: Final[dict[int, Scheme]] = {0x00: "ed25519", 0x01: "secp256k1", 0x02: 
 _KEY_LEN: Final[dict[str, int]] = {"ed25519": 32, "secp256k1": 33, "secp256r1": 33}
 _CURVES: Final[dict[str, ec.EllipticCurve]] = {"secp256k1": ec.SECP256K1(), "secp256r1": ec.SECP256R1()}
 _SIG_LEN: Final = 64
+_P25519: Final = 2**255 - 19
+_ORDER8_Y: Final = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+#: y of every Ed25519 point of small order (x's sign bit aside; non-canonical encodings y + p included).
+#: Such a public key "verifies" a forged signature over any message with OpenSSL; libsodium refuses it.
+_SMALL_ORDER_Y: Final = frozenset({0, 1, _P25519 - 1, _ORDER8_Y, _P25519 - _ORDER8_Y, _P25519, _P25519 + 1})
 #: The hash ECDSA schemes apply to the 32-byte message before signing (fastcrypto's DefaultHash).
 ECDSA_PREHASH: Final = hashes.SHA256
 
-__all__ = ["ALL_SCHEMES", "ECDSA_PREHASH", "Scheme", "SuiKeyPair", "SuiSigner", "address_of", "verify"]
+__all__ = [
+    "ALL_SCHEMES",
+    "ECDSA_PREHASH",
+    "ED25519_BACKEND",
+    "Scheme",
+    "SignatureChecker",
+    "SuiKeyPair",
+    "SuiSigner",
+    "address_of",
+    "verify",
+]
 
 
 def address_of(scheme: str, public_key: bytes) -> str:
@@ -68,19 +96,61 @@ def _split(signature_b64: object) -> tuple[Scheme, bytes, bytes]:
 
 def verify(signature_b64: object, message: bytes, *, schemes: frozenset[str] = ALL_SCHEMES) -> SuiSigner:
     """Check a Sui signature over ``message``; returns the signer or raises SignatureError."""
-    scheme, sig, public_key = _split(signature_b64)
-    if scheme not in schemes:
-        raise SignatureError(f"{scheme} signatures are not allowed by the verification policy")
-    try:
+    return SignatureChecker(schemes).verify(signature_b64, message)
+
+
+_Verify = Callable[[bytes, bytes], Any]  # (64-byte signature, message); raises if invalid
+
+
+class SignatureChecker:
+    """Checks Sui signatures one after another (e.g. every chunk of a stream, whose signer is fixed).
+
+    The last signer's parsed public key is kept, so a stream parses its signer's key once.
+    """
+
+    __slots__ = ("_signer", "_verify", "backend", "schemes")
+
+    def __init__(
+        self, schemes: frozenset[str] = ALL_SCHEMES, *, backend: Ed25519Backend = ED25519_BACKEND
+    ) -> None:
+        if backend == "pynacl" and _sodium_open is None:
+            raise ImportError("the pynacl Ed25519 backend needs PyNaCl (pip install 'atoma-sdk[fast]')")
+        self.schemes = schemes
+        self.backend = backend
+        self._signer: SuiSigner | None = None
+        self._verify: _Verify | None = None
+
+    def verify(self, signature_b64: object, message: bytes) -> SuiSigner:
+        """Check a Sui signature over ``message``; returns the signer or raises SignatureError."""
+        scheme, sig, public_key = _split(signature_b64)
+        if scheme not in self.schemes:
+            raise SignatureError(f"{scheme} signatures are not allowed by the verification policy")
+        signer, check = self._signer, self._verify
+        try:
+            if signer is None or check is None or signer.public_key != public_key or signer.scheme != scheme:
+                signer, check = SuiSigner(scheme, public_key), self._load(scheme, public_key)
+                self._signer, self._verify = signer, check
+            check(sig, message)
+        except (InvalidSignature, _SodiumBadSignature, ValueError):
+            raise SignatureError("signature does not verify over the response hash") from None
+        return signer
+
+    def _load(self, scheme: Scheme, public_key: bytes) -> _Verify:
         if scheme == "ed25519":
-            ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(sig, message)
-        else:
-            key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[scheme], public_key)
+            if int.from_bytes(public_key, "little") & ((1 << 255) - 1) in _SMALL_ORDER_Y:
+                raise ValueError("small-order Ed25519 public key")
+            if self.backend == "pynacl":
+                assert _sodium_open is not None
+                sodium_open = _sodium_open
+                return lambda sig, message: sodium_open(sig + message, public_key)
+            return ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify
+        key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[scheme], public_key)
+
+        def check(sig: bytes, message: bytes) -> None:
             der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
             key.verify(der, message, ec.ECDSA(ECDSA_PREHASH()))
-    except (InvalidSignature, ValueError):
-        raise SignatureError("signature does not verify over the response hash") from None
-    return SuiSigner(scheme, public_key)
+
+        return check
 
 
 class SuiKeyPair:

@@ -28,7 +28,7 @@ __all__ = ["AnswerVerifier", "StreamVerifier"]
 class AnswerVerifier:
     """Decrypts and verifies the answers (one response, or every chunk) of one confidential attempt."""
 
-    __slots__ = ("_hashed", "_signed", "flow", "model", "policy", "receipt", "session", "signer")
+    __slots__ = ("_checker", "_hashed", "_signed", "flow", "model", "policy", "receipt", "session", "signer")
 
     def __init__(
         self, session: ClientSession, flow: Flow, model: str, policy: VerificationPolicy, receipt: Receipt
@@ -39,6 +39,7 @@ class AnswerVerifier:
         self.policy = policy
         self.receipt = receipt
         self.signer: sui.SuiSigner | None = None
+        self._checker: sui.SignatureChecker | None = None  # created on the first signature
         self._hashed = True
         self._signed = True
 
@@ -72,7 +73,10 @@ class AnswerVerifier:
                 raise SignatureError("the answer is not signed by its node")
             self._signed = False
             return
-        signer = sui.verify(signature, digest, schemes=self.policy.signature_schemes)
+        checker = self._checker
+        if checker is None:
+            checker = self._checker = sui.SignatureChecker(self.policy.signature_schemes)
+        signer = checker.verify(signature, digest)
         if self.signer is None:
             pinned = self.policy.pinned_signers
             if pinned is not None and signer.address not in pinned:
