@@ -172,12 +172,13 @@ class Runtime:
             ctx, request = self._prepare(client, op, body, options, stream=stream, state=state)
             started = self.clock()
             try:
-                response = await client.send(request, stream=stream)
-                if stream and response.status_code >= 400:
-                    try:
-                        await response.aread()
-                    finally:
-                        await response.aclose()
+                async with self.clients.request_slot():
+                    response = await client.send(request, stream=stream)
+                    if stream and response.status_code >= 400:
+                        try:
+                            await response.aread()
+                        finally:
+                            await response.aclose()
             except httpx.TransportError as exc:
                 delay = self._after_exception(ctx, state, exc, started)
             else:

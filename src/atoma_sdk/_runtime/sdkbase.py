@@ -12,7 +12,7 @@ import httpx
 
 from ..types import UNSET, OptionalNullable
 from ..utils.retries import RetryConfig
-from .clients import ClientPool
+from .clients import DEFAULT_MAX_IN_FLIGHT, ClientPool
 from .config import SDKConfig
 from .core import Runtime
 from .hooks import Hooks
@@ -28,6 +28,9 @@ class SDKBase:
     Clients passed in are used as they are and never closed by the SDK. Clients the SDK creates (lazily, one
     shared pool per instance) are closed by :meth:`close` / :meth:`aclose`, on leaving a ``with`` /
     ``async with`` block, or when the SDK is garbage-collected.
+
+    ``max_concurrent_requests`` bounds the async requests in flight at once (default 8, None: no bound);
+    later ones wait their turn (see ``_runtime.clients.DEFAULT_MAX_IN_FLIGHT``).
 
     ``lock_prefetch=True`` keeps a small pool of pre-acquired confidential node locks per model (see
     ``atoma_sdk.confidential.lockpool`` and docs/confidential-latency.md); :meth:`close` stops it.
@@ -47,6 +50,7 @@ class SDKBase:
         stream_idle_timeout_ms: int | None = None,
         verification: Any = None,
         lock_prefetch: bool = False,
+        max_concurrent_requests: int | None = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         config = SDKConfig.build(
             bearer_auth=bearer_auth,
@@ -62,7 +66,7 @@ class SDKBase:
         registry = Hooks(hooks or ())
         config.server_url, client = registry.sdk_init(config.server_url, client)
         config.server_url = config.server_url.rstrip("/")
-        pool = ClientPool(client, async_client)
+        pool = ClientPool(client, async_client, max_in_flight=max_concurrent_requests)
         self._runtime = Runtime(config, pool, registry)
         self._finalizer = weakref.finalize(self, pool.close)
 
