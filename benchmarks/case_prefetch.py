@@ -121,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     parser.add_argument("--rtt-ms", type=float, default=50.0)
+    parser.add_argument("--json", action="store_true", help="raw samples as JSON (scripts/bench)")
     parser.add_argument("--serve-node", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_node:
@@ -142,7 +143,10 @@ def main() -> None:
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=30)
-    report(table, args.rtt_ms)
+    if args.json:
+        print(json.dumps(table))
+    else:
+        report(table, args.rtt_ms)
 
 
 def report(table: dict[str, dict[str, list[float]]], rtt_ms: float) -> None:

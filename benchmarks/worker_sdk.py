@@ -152,7 +152,8 @@ def async_scale(args: Mapping[str, Any]) -> dict[str, Any]:
 
     async def run() -> dict[str, Any]:
         errors: list[str] = []
-        async with AtomaSDK(bearer_auth=args["api_key"], server_url=args["url"]) as sdk:
+        limit = {"max_concurrent_requests": args["max_concurrent"]} if "max_concurrent" in args else {}
+        async with AtomaSDK(bearer_auth=args["api_key"], server_url=args["url"], **limit) as sdk:
             chat = sdk.confidential_chat
             # Warm up at this concurrency, so that connections are open before the clock starts.
             await asyncio.gather(*(chat.create_async(messages=messages, model=model) for _ in range(level)))

@@ -29,10 +29,10 @@ __all__ = [
 #: Connections per SDK-owned client (httpx's default maximum), all of them kept alive for reuse.
 DEFAULT_MAX_CONNECTIONS = 100
 #: Async requests one SDK sends at once (``AtomaSDK(max_concurrent_requests=...)``); the rest wait in FIFO
-#: order. httpcore's pool does work quadratic in its busy connections on every request start and end: with
-#: more than ~8-16 at once its CPU cost per call outgrew the gain (e.g. 256 concurrent confidential calls
-#: ran at 0.2-0.4x the sequential rate against a local node; with 8 slots at or above it).
-DEFAULT_MAX_IN_FLIGHT = 8
+#: order instead of queueing inside httpcore, whose pool does work quadratic in pending requests. The default
+#: matches the pool, so it never throttles real (latency-bound) traffic. CPU-bound loads on a small machine
+#: (e.g. hundreds of concurrent calls to a loopback node) run faster with ~8: see benchmarks/RESULTS.md case 6.
+DEFAULT_MAX_IN_FLIGHT = DEFAULT_MAX_CONNECTIONS
 
 # Close tasks scheduled from sync code must stay referenced until they finish.
 _PENDING: set[asyncio.Task[None]] = set()

@@ -29,7 +29,8 @@ class SDKBase:
     shared pool per instance) are closed by :meth:`close` / :meth:`aclose`, on leaving a ``with`` /
     ``async with`` block, or when the SDK is garbage-collected.
 
-    ``max_concurrent_requests`` bounds the async requests in flight at once (default 8, None: no bound);
+    ``max_concurrent_requests`` bounds the async requests in flight at once (default 100, the pool size;
+    None: no bound; about 8 suits CPU-bound loads on small machines);
     later ones wait their turn (see ``_runtime.clients.DEFAULT_MAX_IN_FLIGHT``).
 
     ``lock_prefetch=True`` keeps a small pool of pre-acquired confidential node locks per model (see
