@@ -87,6 +87,7 @@ def test_chat_against_a_node_process_with_the_token_in_the_environment() -> None
         result = run("chat", "--server-url", node.url, "--stream", PROMPT, env=env)
         quiet = run("chat", "--server-url", node.url, "--attestation", "off", PROMPT, env=env)
         pinned = run("chat", "--server-url", node.url, "--pin-signer", node.signer_address, PROMPT, env=env)
+        attested = run("chat", "--server-url", node.url, "--local-attestation", PROMPT, env=env)
         other = "0x" + "ab" * 32
         refused = run("chat", "--server-url", node.url, "--pin-signer", other, PROMPT, env=env)
     assert result.returncode == 0, result.stderr
@@ -99,6 +100,7 @@ def test_chat_against_a_node_process_with_the_token_in_the_environment() -> None
     assert quiet.returncode == 0 and "atoma: warning" not in quiet.stderr
     assert "attestation:   off" in quiet.stderr
     assert pinned.returncode == 0 and "(ed25519, pinned)" in pinned.stderr
+    assert attested.returncode == 0 and "attestation:   verified" in attested.stderr, attested.stderr
     assert refused.returncode == 5 and refused.stdout == ""
     assert "not pinned" in assert_one_error_line(refused.stderr)
 

@@ -33,5 +33,6 @@ def test_demo_streams_a_verified_answer() -> None:
     assert "signature:     verified" in result.stderr and "response hash: verified" in result.stderr
     assert "nonce reuse:   YES" in result.stderr
     assert "(ed25519, pinned)" in result.stderr
+    assert "attestation:   verified" in result.stderr
     assert "Traceback" not in result.stderr
     assert "Next:" in result.stdout

@@ -141,6 +141,12 @@ def build_parser() -> _Parser:
         help="node-key attestation: enforce, warn when no source is configured (default for a server), "
         "or off; an in-process node enforces it against its synthetic evidence",
     )
+    chat.add_argument(
+        "--local-attestation",
+        action="store_true",
+        help="the server is an `atoma node`: enforce attestation against the synthetic evidence and test "
+        "root it publishes (a demonstration of the mechanism; it proves nothing about hardware)",
+    )
 
     commands.add_parser(
         "models", parents=[client], help="list the models", description="List the models the server serves."

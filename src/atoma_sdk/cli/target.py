@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-from .exits import EXIT_CONNECTION, CLIError
+from .exits import EXIT_CONNECTION, EXIT_USAGE, CLIError
 
 if TYPE_CHECKING:
     from ..confidential.policy import VerificationPolicy
@@ -30,7 +30,10 @@ def open_sdk(args: argparse.Namespace, err: TextIO) -> Iterator[AtomaSDK]:
 
     timeout_ms = None if args.timeout is None else max(1, int(args.timeout * 1000))
     if not wants_local(args):
-        sdk = AtomaSDK(server_url=args.server_url, timeout_ms=timeout_ms)
+        verification = (
+            _local_node_attestation(args.server_url) if getattr(args, "local_attestation", False) else None
+        )
+        sdk = AtomaSDK(server_url=args.server_url, timeout_ms=timeout_ms, verification=verification)
         with sdk, _naming_server(sdk.sdk_configuration.server_url):
             yield sdk
         return
@@ -39,9 +42,12 @@ def open_sdk(args: argparse.Namespace, err: TextIO) -> Iterator[AtomaSDK]:
         note = "its model is deterministic, not a language model, and its attestation evidence is synthetic"
         err.write(f"atoma: using a local node at {url}{reason}; {note}\n")
         err.flush()
-        with AtomaSDK(
-            bearer_auth=token, server_url=url, timeout_ms=timeout_ms, verification=verification
-        ) as sdk, _naming_server(url):
+        with (
+            AtomaSDK(
+                bearer_auth=token, server_url=url, timeout_ms=timeout_ms, verification=verification
+            ) as sdk,
+            _naming_server(url),
+        ):
             yield sdk
 
 
@@ -63,6 +69,32 @@ def _local_node() -> Iterator[tuple[str, str, VerificationPolicy]]:
         except ImportError:
             policy = VerificationPolicy(attestation="off")
         yield node.url, node.api_key, policy
+
+
+def _local_node_attestation(url: str | None) -> VerificationPolicy:
+    """Enforced attestation against what an ``atoma node`` publishes at ``/_local/attestation``."""
+    import httpx
+
+    from ..attestation import AttestationVerifier, ProxyServiceEvidenceSource, StaticRotationNonceSource
+    from ..confidential.policy import VerificationPolicy
+
+    if url is None:
+        raise CLIError("--local-attestation needs --server-url (an `atoma node`)", EXIT_USAGE)
+    try:
+        info = httpx.get(url.rstrip("/") + "/_local/attestation", timeout=10).raise_for_status().json()
+        verifier = AttestationVerifier(
+            ProxyServiceEvidenceSource(url),
+            StaticRotationNonceSource(
+                int(info["key_rotation_nonce"]), counter=info.get("key_rotation_counter")
+            ),
+            trusted_roots=[str(info["root_pem"]).encode("ascii")],
+            min_devices=int(info.get("devices", 1)),
+        )
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise CLIError(
+            f"{_public(url)} publishes no local attestation ({type(exc).__name__})", EXIT_CONNECTION
+        ) from None
+    return VerificationPolicy(attestation="enforce", attestation_verifier=verifier)
 
 
 @contextmanager
