@@ -71,18 +71,22 @@ class ConfidentialCall:
         plaintext = encode_request(request_model, body_params, options.extra_body)
         assert plaintext is not None
         self.plaintext = plaintext
-        self._lock_options = RequestOptions(
-            retries=None,
-            server_url=options.server_url,
-            timeout_ms=options.timeout_ms,
-            http_headers=options.http_headers,
-        )
+        # The unit's own requests never retry (the whole unit does) and carry no extra_body.
         self._send_options = RequestOptions(
             retries=None,
             server_url=options.server_url,
             timeout_ms=options.timeout_ms,
             http_headers=options.http_headers,
         )
+        self._lock_kwargs: dict[str, Any] = {
+            "model": model,
+            "retries": None,
+            "server_url": options.server_url,
+            "timeout_ms": options.timeout_ms,
+            "http_headers": options.http_headers,
+        }
+        if self.units is not None:
+            self._lock_kwargs["max_num_tokens"] = self.units
         self.nodes = Nodes(runtime)
         self.gate = AttestationGate(policy)
         self.attempts = 0
@@ -93,12 +97,6 @@ class ConfidentialCall:
         self._locked = False
 
     # -- shared steps --
-
-    def _lock_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self.model}
-        if self.units is not None:
-            params["max_num_tokens"] = self.units
-        return params
 
     def _pool_begin(self, *, is_async: bool) -> None:
         """A call starts: take a ready pooled lock, if any, and top the pool up."""
@@ -258,7 +256,7 @@ class ConfidentialCall:
 
     def _fresh_lock(self) -> Any:
         try:
-            lock = self.nodes.nodes_create_lock(**self._lock_params(), **_opts(self._lock_options))
+            lock = self.nodes.nodes_create_lock(**self._lock_kwargs)
         except errors.AtomaError:
             self._lock_failed()
             raise
@@ -323,9 +321,7 @@ class ConfidentialCall:
 
     async def _fresh_lock_async(self) -> Any:
         try:
-            lock = await self.nodes.nodes_create_lock_async(
-                **self._lock_params(), **_opts(self._lock_options)
-            )
+            lock = await self.nodes.nodes_create_lock_async(**self._lock_kwargs)
         except errors.AtomaError:
             self._lock_failed()
             raise
@@ -356,15 +352,6 @@ class ConfidentialCall:
                 await outcome.aclose()
                 raise
         return outcome
-
-
-def _opts(options: RequestOptions) -> dict[str, Any]:
-    return {
-        "retries": options.retries,
-        "server_url": options.server_url,
-        "timeout_ms": options.timeout_ms,
-        "http_headers": options.http_headers,
-    }
 
 
 def _as_chunks(result: Any) -> list[dict[str, Any]]:
