@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -37,7 +38,15 @@ def test_health_of_a_stopped_node_is_a_connection_error() -> None:
     with node_process() as node:
         url = node.url
         assert node.finish()[0] == 0
-    result = run("health", "--server-url", url, "--timeout", "2")
+    # Hold the stopped node's port (bound, not listening) so no parallel test's server can take it meanwhile.
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+    except OSError:  # someone else took the port already: use a fresh port that nothing listens on
+        holder.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{holder.getsockname()[1]}"
+    with holder:
+        result = run("health", "--server-url", url, "--timeout", "2")
     assert result.returncode == 4
     assert assert_one_error_line(result.stderr).startswith(f"atoma: error: cannot reach {url}: ")
 
