@@ -74,7 +74,7 @@ def _result(op: Operation, *, is_async: bool) -> str:
     return f"models.{op.response}"
 
 
-def _plain_method(op: Operation, *, is_async: bool, twin: Operation | None = None) -> str:
+def _plain_method(op: Operation, *, is_async: bool, twin: Operation | None, module: str) -> str:
     name = op.method_name + ("_async" if is_async else "")
     call = ("stream" if op.stream else "call") + ("_async" if is_async else "")
     result = _result(op, is_async=is_async)
@@ -88,7 +88,7 @@ def _plain_method(op: Operation, *, is_async: bool, twin: Operation | None = Non
         result = f"{result} | {twin_result}"
     out += _signature(name, op.params, result, is_async=is_async, extra=extra)
     out += _doc(op, op.params)
-    out += forms.fixed_stream_check(op, name, extra)
+    out += forms.fixed_stream_check(f"{module}.{name}", extra)
     body = _body(op.params, op.fixed)
     wait = "await " if is_async else ""
     if twin is not None:
@@ -226,9 +226,10 @@ def _resource(api: Api, res: Resource) -> str:
     for op in res.operations:
         twin = forms.stream_twin(res, op)
         for is_async in (False, True):
-            methods.append(
-                (_confidential_method if op.confidential else _plain_method)(op, is_async=is_async, twin=twin)
-            )
+            if op.confidential:
+                methods.append(_confidential_method(op, is_async=is_async, twin=twin))
+            else:
+                methods.append(_plain_method(op, is_async=is_async, twin=twin, module=res.module))
     cls = f"class {res.class_name}(Resource):\n{docstring(res.description or res.tag, '    ')}\n" + "\n".join(
         methods
     )

@@ -38,7 +38,7 @@ def overloads(result: str, twin_result: str) -> list[tuple[tuple[str, str], str]
     return [(NO_STREAM, result), (_STREAMS, twin_result), (_EITHER, f"{result} | {twin_result}")]
 
 
-def fixed_stream_check(op: Operation, name: str, extra: str) -> str:
+def fixed_stream_check(name: str, extra: str) -> str:
     """The first statement of a plain stream method that takes ``stream`` (empty when it does not)."""
     if not extra:
         return ""

@@ -532,7 +532,7 @@ class Chat(Resource):
         :param user: A unique identifier representing your end-user
         """
         if stream is not True:
-            raise TypeError("create_stream() only accepts stream=True")
+            raise TypeError("chat.create_stream() only accepts stream=True")
         return self._runtime.stream(
             CREATE_STREAM,
             {
@@ -626,7 +626,7 @@ class Chat(Resource):
         :param user: A unique identifier representing your end-user
         """
         if stream is not True:
-            raise TypeError("create_stream_async() only accepts stream=True")
+            raise TypeError("chat.create_stream_async() only accepts stream=True")
         return await self._runtime.stream_async(
             CREATE_STREAM,
             {

@@ -445,7 +445,7 @@ class Completions(Resource):
         :param user: A unique identifier representing your end-user
         """
         if stream is not True:
-            raise TypeError("create_stream() only accepts stream=True")
+            raise TypeError("completions.create_stream() only accepts stream=True")
         return self._runtime.stream(
             CREATE_STREAM,
             {
@@ -520,7 +520,7 @@ class Completions(Resource):
         :param user: A unique identifier representing your end-user
         """
         if stream is not True:
-            raise TypeError("create_stream_async() only accepts stream=True")
+            raise TypeError("completions.create_stream_async() only accepts stream=True")
         return await self._runtime.stream_async(
             CREATE_STREAM,
             {

@@ -109,42 +109,42 @@ def stream_forms(sdk: AtomaSDK, flag: bool) -> None:
     # stream=True returns what create_stream returns; stream=False and a plain bool type as openai-python
     # does.
     hi: list[models.ChatCompletionMessageTypedDict] = [{"role": "user", "content": "hi"}]
-    assert_type(sdk.chat.create(messages=hi, model="m", stream=True), EventStream[models.ChatCompletionStreamResponse])
+    chunks = EventStream[models.ChatCompletionStreamResponse]
+    sealed = ConfidentialStream[models.ChatCompletionStreamResponse]
+    assert_type(sdk.chat.create(messages=hi, model="m", stream=True), chunks)
     assert_type(sdk.chat.create(messages=hi, model="m", stream=False), models.ChatCompletionResponse)
     assert_type(sdk.chat.create(messages=hi, model="m", stream=None), models.ChatCompletionResponse)
+    assert_type(sdk.chat.create(messages=hi, model="m", stream=flag), models.ChatCompletionResponse | chunks)
     assert_type(
-        sdk.chat.create(messages=hi, model="m", stream=flag),
-        models.ChatCompletionResponse | EventStream[models.ChatCompletionStreamResponse],
+        sdk.completions.create(prompt="p", model="m", stream=True),
+        EventStream[models.CompletionsStreamResponse],
     )
-    assert_type(sdk.completions.create(prompt="p", model="m", stream=True), EventStream[models.CompletionsStreamResponse])
     assert_type(sdk.completions.create(prompt="p", model="m"), models.CompletionsResponse)
-    assert_type(sdk.chat.create_stream(messages=hi, model="m", stream=True), EventStream[models.ChatCompletionStreamResponse])
+    assert_type(sdk.chat.create_stream(messages=hi, model="m", stream=True), chunks)
+    assert_type(sdk.confidential_chat.create(messages=hi, model="m", stream=True), sealed)
     assert_type(
-        sdk.confidential_chat.create(messages=hi, model="m", stream=True),
-        ConfidentialStream[models.ChatCompletionStreamResponse],
+        sdk.confidential_chat.create(messages=hi, model="m", stream=False), models.ChatCompletionResponse
     )
-    assert_type(sdk.confidential_chat.create(messages=hi, model="m", stream=False), models.ChatCompletionResponse)
     assert_type(
         sdk.confidential_chat.create(messages=hi, model="m", stream=flag),
-        models.ChatCompletionResponse | ConfidentialStream[models.ChatCompletionStreamResponse],
+        models.ChatCompletionResponse | sealed,
     )
     assert_type(
         sdk.confidential_completions.create(prompt="p", model="m", stream=True),
         ConfidentialStream[models.CompletionsStreamResponse],
     )
-    assert_type(
-        sdk.confidential_chat.create_stream(messages=hi, model="m", stream=True),
-        ConfidentialStream[models.ChatCompletionStreamResponse],
-    )
+    assert_type(sdk.confidential_chat.create_stream(messages=hi, model="m", stream=True), sealed)
     assert_type(
         sdk.confidential_chat.create_stream(
-            ciphertext="c", client_dh_public_key="k", model_name="m", node_dh_public_key="n", nonce="o", plaintext_body_hash="h", salt="s", stack_small_id=1, stream=True
+            ciphertext="c", client_dh_public_key="k", model_name="m", node_dh_public_key="n", nonce="o",
+            plaintext_body_hash="h", salt="s", stack_small_id=1, stream=True,
         ),
         EventStream[models.ConfidentialComputeStreamResponse],
     )
     assert_type(
         sdk.confidential_chat.create(
-            ciphertext="c", client_dh_public_key="k", model_name="m", node_dh_public_key="n", nonce="o", plaintext_body_hash="h", salt="s", stack_small_id=1, stream=False
+            ciphertext="c", client_dh_public_key="k", model_name="m", node_dh_public_key="n", nonce="o",
+            plaintext_body_hash="h", salt="s", stack_small_id=1, stream=False,
         ),
         models.ConfidentialComputeResponse,
     )
@@ -160,8 +160,8 @@ BAD = [
     'sdk.chat.create(messages=[], model="m", response_format={"type": "text", "json_shema": None})',
     'sdk.chat.create_stream(messages=[], model="m", stream=False)',
     'sdk.confidential_chat.create_stream(messages=[], model="m", stream=False)',
-    'sdk.confidential_chat.create(ciphertext="c", client_dh_public_key="k", model_name="m", node_dh_public_key="n",'
-    ' nonce="o", plaintext_body_hash="h", salt="s", stack_small_id=1, stream=True)',
+    'sdk.confidential_chat.create(ciphertext="c", client_dh_public_key="k", model_name="m",'
+    ' node_dh_public_key="n", nonce="o", plaintext_body_hash="h", salt="s", stack_small_id=1, stream=True)',
 ]
 
 
