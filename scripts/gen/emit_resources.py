@@ -133,14 +133,17 @@ def _confidential_method(op: Operation, *, is_async: bool, twin: Operation | Non
         out += f"    @overload\n{sig}        ...\n\n"
     head = "async def" if is_async else "def"
     out += f"    {head} {name}(self, **kwargs: Any) -> Any:\n"
+    returns = f"a stream of {conf.stream_item}" if op.stream else conf.response
     note = (
         f"Two forms: the plaintext form (``{conf.marker}=...`` and the other {conf.request} fields, plus "
-        f"``verification``) encrypts to a locked node, verifies and returns {conf.response}; the raw wire "
+        f"``verification``) encrypts to a locked node, verifies and returns {returns}; the raw wire "
         f"form (``ciphertext=...``) sends an already encrypted {op.request}. Passing both or neither raises "
         "TypeError."
     )
     if twin is not None:
         note += f" ``stream=True`` in the plaintext form returns what ``{twin.method_name}`` returns."
+    elif forms.takes_fixed_stream(op):
+        note += " ``stream`` may be passed, as True only."
     out += _doc(op, (), note)
     twin_arg = f", stream_twin=({_const(twin)}, {_const(twin)}_FORMS)" if twin is not None else ""
     out += "        from .confidential.seam import dispatch\n\n"

@@ -571,9 +571,10 @@ class ConfidentialChat(Resource):
         """Create confidential chat completions (streaming)
 
         Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
-        plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the
-        raw wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing
-        both or neither raises TypeError.
+        plus ``verification``) encrypts to a locked node, verifies and returns a stream of
+        ChatCompletionStreamResponse; the raw wire form (``ciphertext=...``) sends an already encrypted
+        ConfidentialComputeRequest. Passing both or neither raises TypeError. ``stream`` may be passed, as
+        True only.
         """
         from .confidential.seam import dispatch
 
@@ -644,9 +645,10 @@ class ConfidentialChat(Resource):
         """Create confidential chat completions (streaming)
 
         Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
-        plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the
-        raw wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing
-        both or neither raises TypeError.
+        plus ``verification``) encrypts to a locked node, verifies and returns a stream of
+        ChatCompletionStreamResponse; the raw wire form (``ciphertext=...``) sends an already encrypted
+        ConfidentialComputeRequest. Passing both or neither raises TypeError. ``stream`` may be passed, as
+        True only.
         """
         from .confidential.seam import dispatch
 

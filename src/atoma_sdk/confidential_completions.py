@@ -526,9 +526,10 @@ class ConfidentialCompletions(Resource):
         """Create confidential completions (streaming)
 
         Two forms: the plaintext form (``prompt=...`` and the other CompletionsRequest fields, plus
-        ``verification``) encrypts to a locked node, verifies and returns CompletionsResponse; the raw
-        wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing both
-        or neither raises TypeError.
+        ``verification``) encrypts to a locked node, verifies and returns a stream of
+        CompletionsStreamResponse; the raw wire form (``ciphertext=...``) sends an already encrypted
+        ConfidentialComputeRequest. Passing both or neither raises TypeError. ``stream`` may be passed, as
+        True only.
         """
         from .confidential.seam import dispatch
 
@@ -594,9 +595,10 @@ class ConfidentialCompletions(Resource):
         """Create confidential completions (streaming)
 
         Two forms: the plaintext form (``prompt=...`` and the other CompletionsRequest fields, plus
-        ``verification``) encrypts to a locked node, verifies and returns CompletionsResponse; the raw
-        wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing both
-        or neither raises TypeError.
+        ``verification``) encrypts to a locked node, verifies and returns a stream of
+        CompletionsStreamResponse; the raw wire form (``ciphertext=...``) sends an already encrypted
+        ConfidentialComputeRequest. Passing both or neither raises TypeError. ``stream`` may be passed, as
+        True only.
         """
         from .confidential.seam import dispatch
 
