@@ -103,6 +103,8 @@ def test_touching_a_resource_builds_no_model() -> None:
         "sdk = AtomaSDK(bearer_auth='t')\n"
         "sdk.chat, sdk.confidential_chat, sdk.models_\n"
         "assert not [m for m in sys.modules if m.startswith('atoma_sdk.models.')], 'model modules imported'\n"
+        "layer = [m for m in sys.modules if m.split('.')[:2] == ['atoma_sdk', 'confidential']]\n"
+        "assert not layer, 'the confidential layer was imported'\n"
         "assert sdk.chat is sdk.chat\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
