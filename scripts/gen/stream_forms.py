@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from .spec import Operation, Resource
+from .spec import Operation, Resource, SpecError
 
 #: The extra keyword of a stream method (placed after its own parameters).
 STREAM_PARAM = "        stream: Literal[True] = True,\n"
@@ -25,6 +25,10 @@ def stream_twin(res: Resource, op: Operation) -> Operation | None:
         return None
     for other in res.operations:
         if other.stream and other.method_name == f"{op.method_name}_stream":
+            # create(stream=True) sends create's keywords as create_stream's body: they must be the same.
+            mine = {p.name for p in op.params + op.plain_params if p.field.wire != "stream"}
+            if mine != {p.name for p in other.params + other.plain_params}:
+                raise SpecError(f"{op.operation_id}: its keywords differ from {other.operation_id}'s")
             return other
     return None
 
