@@ -21,6 +21,7 @@ __all__ = [
     "AttestationError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfidentialError",
     "IntegrityError",
     "InternalServerError",
@@ -150,6 +151,10 @@ class RequestValidationError(AtomaError, ValueError):
 
     The message lists field locations and error types only, never the values given.
     """
+
+
+class ClientClosedError(AtomaError, RuntimeError):
+    """A call through an SDK (or a ``with_options`` copy of it) after the SDK was closed."""
 
 
 class ResponseValidationError(AtomaError):
