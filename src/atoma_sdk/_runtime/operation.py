@@ -77,3 +77,13 @@ class Resource:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+
+    @property
+    def with_raw_response(self) -> Any:
+        """The same methods, each returning a ``RawResponse`` (status, headers, request id, ``parse()``...).
+
+        Typed per resource by the generator (see ``_runtime.raw``); at run time any method works.
+        """
+        from .raw import RawResponses
+
+        return RawResponses(self)
