@@ -36,6 +36,12 @@ class SDKBase:
 
     ``lock_prefetch=True`` keeps a small pool of pre-acquired confidential node locks per model (see
     ``atoma_sdk.confidential.lockpool`` and docs/confidential-latency.md); :meth:`close` stops it.
+
+    openai-style options beside the Speakeasy ones: the server defaults to ``$ATOMASDK_SERVER_URL`` (after
+    ``server_url`` and ``server_idx``); ``default_headers`` go with every request; ``max_retries=N`` is the
+    default backoff with N retries (not with ``retry_config``); ``timeout`` is seconds per attempt (like
+    ``timeout_ms``) or an ``httpx.Timeout`` for each phase. After :meth:`close` every call raises
+    ``ClientClosedError``.
     """
 
     def __init__(  # Speakeasy-compatible positional signature
