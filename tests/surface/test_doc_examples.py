@@ -15,6 +15,7 @@ import pytest
 
 from atoma_sdk import errors
 from atoma_sdk.confidential import attest
+from atoma_sdk.confidential.policy import ConfidentialityWarning
 from atoma_sdk.local import LocalNode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,5 +82,6 @@ def test_example_runs_against_a_local_node(
     printed = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(printed):
         warnings.simplefilter("ignore", ResourceWarning)
+        warnings.simplefilter("ignore", ConfidentialityWarning)  # expected: the local node reuses nonces
         exec(compile(code, request.node.callspec.id, "exec"), {"__name__": "__main__"})
     attest._warned.clear()

@@ -13,12 +13,34 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 GOOD = """
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from typing_extensions import assert_type
 
 from atoma_sdk import AtomaSDK, errors, models
+from atoma_sdk._runtime.raw import RawResponse
+from atoma_sdk.health import Health
+
+
+# What the generator will emit per resource for typed raw responses: a protocol of the methods with
+# RawResponse[...] results, and one annotation on the resource class (the run-time part already works).
+class HealthRaw(Protocol):
+    def health(self) -> RawResponse[models.HealthResponse]: ...
+    async def health_async(self) -> RawResponse[models.HealthResponse]: ...
+
+
+class TypedHealth(Health):
+    if TYPE_CHECKING:
+        with_raw_response: HealthRaw
+
+
+async def raw(sdk: AtomaSDK) -> None:
+    health = TypedHealth(sdk._runtime)
+    assert_type(health.with_raw_response.health(), RawResponse[models.HealthResponse])
+    assert_type(health.with_raw_response.health().parse(), models.HealthResponse)
+    assert_type((await health.with_raw_response.health_async()).elapsed.total_seconds(), float)
+    assert_type(sdk.health.with_raw_response, Any)  # untyped until the generator emits the protocols
 
 
 def good(sdk: AtomaSDK) -> None:
