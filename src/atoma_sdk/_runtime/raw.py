@@ -14,7 +14,8 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
@@ -29,7 +30,6 @@ T = TypeVar("T")
 
 #: The operation whose answers are locks (a confidential call's first round trip).
 LOCK_OPERATION = "nodes_create_lock"
-_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-atoma-request-id")
 
 
 class RawResponse(Generic[T]):
@@ -53,7 +53,7 @@ class RawResponse(Generic[T]):
         self.status_code = status_code
         self.headers = headers
         self.elapsed = elapsed
-        self.request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
+        self.request_id = errors.request_id(headers)
         self.lock_response = lock_response
         self._result = result
 
@@ -170,24 +170,27 @@ class RawResponses:
 
             @functools.wraps(method)
             async def call_async(*args: Any, **kwargs: Any) -> RawResponse[Any]:
-                recorder = _Recorder()
-                token = _ACTIVE.set(recorder)
-                try:
+                with _recording() as recorder:
                     result = await method(*args, **kwargs)
-                finally:
-                    _ACTIVE.reset(token)
                 return recorder.result(result)
 
             return call_async
 
         @functools.wraps(method)
         def call(*args: Any, **kwargs: Any) -> RawResponse[Any]:
-            recorder = _Recorder()
-            token = _ACTIVE.set(recorder)
-            try:
+            with _recording() as recorder:
                 result = method(*args, **kwargs)
-            finally:
-                _ACTIVE.reset(token)
             return recorder.result(result)
 
         return call
+
+
+@contextmanager
+def _recording() -> Iterator[_Recorder]:
+    """Record the calling thread's or task's attempts until the block ends."""
+    recorder = _Recorder()
+    token = _ACTIVE.set(recorder)
+    try:
+        yield recorder
+    finally:
+        _ACTIVE.reset(token)
