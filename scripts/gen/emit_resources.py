@@ -272,7 +272,7 @@ _LOCK_POOL_STATS = """
         now.\"\"\"
         from .confidential.lockpool import stats_dict
 
-        return dict(stats_dict(self._runtime.config.lock_pool))
+        return dict(stats_dict(self._runtime))
 """
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "AttestationError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfidentialError",
     "IntegrityError",
     "InternalServerError",
@@ -38,10 +39,16 @@ __all__ = [
     "TooEarlyError",
     "UnprocessableEntityError",
     "error_for_status",
+    "request_id",
 ]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-atoma-request-id")
 _MAX_BODY_IN_MESSAGE = 500
+
+
+def request_id(headers: Mapping[str, str]) -> str | None:
+    """The request id a response's headers carry (``x-request-id`` and the like), or None."""
+    return next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
 
 
 class AtomaError(Exception):
@@ -80,9 +87,7 @@ class APIError(AtomaError):
         self.headers: Mapping[str, str] = (
             headers if headers is not None else (raw_response.headers if raw_response is not None else {})
         )
-        self.request_id = next(
-            (self.headers[h] for h in _REQUEST_ID_HEADERS if h in self.headers), None
-        )
+        self.request_id = request_id(self.headers)
 
     @property
     def code(self) -> str | None:
@@ -150,6 +155,10 @@ class RequestValidationError(AtomaError, ValueError):
 
     The message lists field locations and error types only, never the values given.
     """
+
+
+class ClientClosedError(AtomaError, RuntimeError):
+    """A call through an SDK (or a ``with_options`` copy of it) after the SDK was closed."""
 
 
 class ResponseValidationError(AtomaError):

@@ -115,4 +115,4 @@ class AtomaSDK(SDKBase):
         now."""
         from .confidential.lockpool import stats_dict
 
-        return dict(stats_dict(self._runtime.config.lock_pool))
+        return dict(stats_dict(self._runtime))

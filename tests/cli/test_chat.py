@@ -40,6 +40,8 @@ def test_local_chat_prints_the_answer_and_the_receipt(stream: bool) -> None:
         # The nonce-reuse warning: one readable line, before the receipt, and in the receipt; no warning dump.
         warning_lines = [line for line in result.stderr.splitlines() if line.startswith("atoma: warning:")]
         assert len(warning_lines) == 1 and "nonce" in warning_lines[0]
+        # The advice names the command's flag, not the Python setting.
+        assert "--nonce-reuse buffer" in warning_lines[0] and "nonce_reuse=" not in warning_lines[0]
         assert "ConfidentialityWarning" not in result.stderr and "warnings.warn" not in result.stderr
         assert "nonce reuse:   YES" in receipt
         assert "chunks:        13 (12 with text, 12 completion tokens)" in receipt
@@ -97,6 +99,8 @@ def test_chat_against_a_node_process_with_the_token_in_the_environment() -> None
     # Any server but the in-process node gets the SDK's attestation warning (one line) unless turned off.
     warned = [line for line in result.stderr.splitlines() if line.startswith("atoma: warning:")]
     assert len(warned) == 2 and any("not attested" in line for line in warned)
+    assert all("VerificationPolicy" not in line and "=" not in line for line in warned)
+    assert any("--attestation off" in line for line in warned)
     assert quiet.returncode == 0 and "atoma: warning" not in quiet.stderr
     assert "attestation:   off" in quiet.stderr
     assert pinned.returncode == 0 and "(ed25519, pinned)" in pinned.stderr

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from atoma_sdk import errors
+from atoma_sdk._runtime.warn import warn
 from atoma_sdk.cli.exits import CLIError, describe_error
 from atoma_sdk.cli.render import collect_warnings, format_receipt
 from atoma_sdk.confidential.policy import ConfidentialityWarning
@@ -62,10 +63,11 @@ def test_receipt_lines_show_what_was_not_verified() -> None:
     assert "nonce reuse" not in unstreamed and "chunks" not in unstreamed
 
 
-def test_collected_warnings_are_distinct_single_lines() -> None:
+def test_collected_warnings_are_distinct_single_lines_with_the_command_line_advice() -> None:
     with collect_warnings() as recorded:
         for _ in range(3):
-            warnings.warn("one nonce\n  for all (nonce_reuse='buffer')", ConfidentialityWarning, stacklevel=1)
+            warn("one nonce\n  for all", ConfidentialityWarning, python="nonce_reuse='buffer'",
+                 cli="--nonce-reuse buffer")
         warnings.warn("another", ConfidentialityWarning, stacklevel=1)
         assert recorded.messages() == ["one nonce for all (--nonce-reuse buffer)", "another"]
 

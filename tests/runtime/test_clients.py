@@ -39,13 +39,14 @@ def test_with_block_closes_owned_client(server: Any) -> None:
     assert client is not None and client.is_closed
 
 
-def test_close_then_reuse_creates_a_fresh_client(server: Any) -> None:
+def test_close_then_reuse_raises_instead_of_reopening(server: Any) -> None:
     sdk = SDK(server_url=server.url)
     sdk._runtime.call(CHAT, PARAMS)
     old = sdk._runtime.clients._client
     sdk.close()
-    assert sdk._runtime.call(CHAT, PARAMS).id == "r1"
-    assert sdk._runtime.clients._client is not old
+    with pytest.raises(errors.ClientClosedError):
+        sdk._runtime.call(CHAT, PARAMS)
+    assert old is not None and old.is_closed and sdk._runtime.clients._client is None
     sdk.close()
 
 
@@ -140,4 +141,5 @@ async def test_user_async_client_is_never_closed(server: Any) -> None:
             await sdk._runtime.call_async(CHAT, PARAMS)
         await sdk.aclose()
         assert not user.is_closed
-        assert (await sdk._runtime.call_async(CHAT, PARAMS)).id == "r1"
+        with pytest.raises(errors.ClientClosedError):
+            await sdk._runtime.call_async(CHAT, PARAMS)

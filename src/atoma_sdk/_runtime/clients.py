@@ -103,6 +103,8 @@ class ClientPool:
         self._async_client = async_client
         self.owns_client = client is None
         self.owns_async_client = async_client is None
+        #: Set by :meth:`close` / :meth:`aclose`: no request is sent through this pool afterwards.
+        self.closed = False
         _POOLS.add(self)
 
     def _forget_after_fork(self) -> None:
@@ -116,8 +118,10 @@ class ClientPool:
             self._async_client = None
 
     def sync(self) -> httpx.Client:
-        """The sync client (created on first use when the SDK owns it)."""
+        """The sync client (created on first use when the SDK owns it); ClientClosedError once closed."""
         client = self._client
+        if self.closed:
+            raise _closed()
         if client is None:
             with self._lock:
                 if self._client is None:
@@ -126,8 +130,10 @@ class ClientPool:
         return client
 
     def async_(self) -> httpx.AsyncClient:
-        """The async client (created on first use when the SDK owns it)."""
+        """The async client (created on first use when the SDK owns it); ClientClosedError once closed."""
         client = self._async_client
+        if self.closed:
+            raise _closed()
         if client is None:
             with self._lock:
                 if self._async_client is None:
@@ -153,6 +159,7 @@ class ClientPool:
 
     def _take_owned(self) -> tuple[httpx.Client | None, httpx.AsyncClient | None]:
         with self._lock:
+            self.closed = True
             client = self._client if self.owns_client else None
             async_client = self._async_client if self.owns_async_client else None
             if self.owns_client:
@@ -162,7 +169,7 @@ class ClientPool:
         return client, async_client
 
     def close(self) -> None:
-        """Close the SDK-owned clients (the async one best-effort); a later call creates fresh ones."""
+        """Close the SDK-owned clients (the async one best-effort); later calls raise ClientClosedError."""
         client, async_client = self._take_owned()
         if client is not None:
             client.close()
@@ -176,6 +183,10 @@ class ClientPool:
             client.close()
         if async_client is not None:
             await async_client.aclose()
+
+
+def _closed() -> errors.ClientClosedError:
+    return errors.ClientClosedError("this AtomaSDK was closed; create a new one (calls never reopen it)")
 
 
 def _after_fork_in_child() -> None:

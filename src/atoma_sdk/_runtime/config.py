@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
+
+import httpx
 
 from .. import errors
 from .._version import USER_AGENT
@@ -19,13 +21,19 @@ __all__ = [
     "DEFAULT_STREAM_IDLE_TIMEOUT_S",
     "DEFAULT_TIMEOUT_S",
     "SERVERS",
+    "SERVER_URL_ENV",
     "SDKConfig",
+    "check_headers",
+    "resolve_retries",
     "resolve_server_url",
+    "resolve_timeout",
 ]
 
 #: The servers the API is served from; ``server_idx`` picks one.
 SERVERS = ["https://api.atoma.network"]
 BEARER_AUTH_ENV = "ATOMASDK_BEARER_AUTH"
+#: The base URL used when neither ``server_url=`` nor ``server_idx=`` is given (before ``SERVERS[0]``).
+SERVER_URL_ENV = "ATOMASDK_SERVER_URL"
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 #: Per attempt, for every phase other than connecting (httpx has no whole-request deadline).
 DEFAULT_TIMEOUT_S = 600.0
@@ -35,13 +43,78 @@ BearerAuth = str | Callable[[], str]
 
 
 def resolve_server_url(server_url: str | None, server_idx: int | None) -> str:
-    """The base URL: ``server_url`` if given, else ``SERVERS[server_idx or 0]``; no trailing slash."""
+    """The base URL, no trailing slash: ``server_url`` > ``SERVERS[server_idx]`` > ``$ATOMASDK_SERVER_URL``
+    > ``SERVERS[0]``."""
     if server_url is not None:
         return server_url.rstrip("/")
+    if server_idx is None:
+        from_env = os.environ.get(SERVER_URL_ENV, "").strip()
+        if from_env:
+            return from_env.rstrip("/")
     idx = 0 if server_idx is None else server_idx
     if not 0 <= idx < len(SERVERS):
         raise errors.RequestValidationError(f"server_idx must be in [0, {len(SERVERS) - 1}]")
     return SERVERS[idx]
+
+
+# RFC 9110 token characters (header names).
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check_headers(headers: Mapping[str, str] | None, what: str) -> dict[str, str]:
+    """User-supplied headers as a dict, refused with a typed error (never echoing a value) when one cannot
+    be sent as it is: a name that is not an HTTP token, or a value with control or non-ASCII characters."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"{what} must be a mapping of header names to strings")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or not set(name) <= _TOKEN:
+            raise errors.RequestValidationError(f"{what}: a header name is not a valid HTTP token")
+        if not isinstance(value, str):
+            raise errors.RequestValidationError(f"{what}: the value of header {name!r} is not a str")
+        if any(not (32 <= ord(char) < 127 or char == "\t") for char in value):
+            raise errors.RequestValidationError(
+                f"{what}: the value of header {name!r} has control or non-ASCII characters (value not shown)"
+            )
+        checked[name] = value
+    return checked
+
+
+def resolve_retries(
+    max_retries: int | None, retry_config: OptionalNullable[RetryConfig]
+) -> RetryConfig | None:
+    """The retry policy from ``max_retries=`` (the default backoff, N retries) or ``retry_config=``."""
+    if max_retries is None:
+        return DEFAULT_RETRY_CONFIG if retry_config is UNSET else retry_config  # type: ignore[return-value]
+    if retry_config is not UNSET:
+        raise TypeError("pass max_retries= or retry_config=, not both")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
+        raise TypeError("max_retries must be an int")
+    if max_retries < 0:
+        raise errors.RequestValidationError("max_retries must be 0 or more")
+    return replace(DEFAULT_RETRY_CONFIG, max_attempts=max_retries + 1)
+
+
+def resolve_timeout(
+    timeout: float | httpx.Timeout | None, timeout_ms: int | None
+) -> tuple[int | None, httpx.Timeout | None]:
+    """``(timeout_ms, per-phase timeout)`` from ``timeout=`` (seconds, or an ``httpx.Timeout``) or
+    ``timeout_ms=``."""
+    if timeout is None:
+        if timeout_ms is not None and timeout_ms <= 0:
+            raise errors.RequestValidationError("timeout_ms must be positive")
+        return timeout_ms, None
+    if timeout_ms is not None:
+        raise TypeError("pass timeout= or timeout_ms=, not both")
+    if isinstance(timeout, httpx.Timeout):
+        return None, timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("timeout must be seconds (int or float) or an httpx.Timeout")
+    if not timeout > 0:
+        raise errors.RequestValidationError("timeout must be positive")
+    return max(1, round(timeout * 1000)), None
 
 
 @dataclass(repr=False)
@@ -63,6 +136,12 @@ class SDKConfig:
     lock_prefetch: bool = False
     #: The instance's ``LockPool``, created by the confidential layer on first use; closed with the SDK.
     lock_pool: Any = None
+    #: For a ``with_options`` copy: the runtime whose lock pool it shares (None: its own).
+    lock_pool_owner: Any = None
+    #: Headers sent with every request (``default_headers=``); a call's ``http_headers`` win.
+    default_headers: Mapping[str, str] | None = None
+    #: Per-phase limits given as ``timeout=httpx.Timeout(...)`` (used when no ``timeout_ms`` applies).
+    http_timeout: httpx.Timeout | None = None
 
     @classmethod
     def build(
@@ -77,19 +156,24 @@ class SDKConfig:
         debug_logger: logging.Logger | None = None,
         verification: Any = None,
         lock_prefetch: bool = False,
+        default_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | httpx.Timeout | None = None,
     ) -> SDKConfig:
         """Resolve constructor arguments: env-var token, server choice, default retries and timeouts."""
         if bearer_auth is None:
             bearer_auth = os.environ.get(BEARER_AUTH_ENV) or None
-        if timeout_ms is not None and timeout_ms <= 0:
-            raise errors.RequestValidationError("timeout_ms must be positive")
+        timeout_ms, http_timeout = resolve_timeout(timeout, timeout_ms)
+        headers = check_headers(default_headers, "default_headers")
         if stream_idle_timeout_ms is not None and stream_idle_timeout_ms <= 0:
             raise errors.RequestValidationError("stream_idle_timeout_ms must be positive")
         return cls(
             server_url=resolve_server_url(server_url, server_idx),
             bearer_auth=bearer_auth,
-            retry_config=DEFAULT_RETRY_CONFIG if retry_config is UNSET else retry_config,  # type: ignore[arg-type]
+            retry_config=resolve_retries(max_retries, retry_config),
             timeout_ms=timeout_ms,
+            http_timeout=http_timeout,
+            default_headers=headers or None,
             stream_idle_timeout_s=(
                 DEFAULT_STREAM_IDLE_TIMEOUT_S
                 if stream_idle_timeout_ms is None

@@ -17,7 +17,7 @@ import pydantic
 from .. import errors
 from ..types import UNSET
 from .clients import ClientPool, request_timeout
-from .config import SDKConfig
+from .config import SDKConfig, check_headers
 from .hooks import HookContext, Hooks
 from .logs import RequestLog, resolve_logger
 from .operation import Operation, RequestOptions, RetryRule
@@ -207,7 +207,8 @@ class Runtime:
         ctx = HookContext(op.operation_id, base_url, state.attempt, op.method, op.path)
         timeout_ms = options.timeout_ms if options.timeout_ms is not None else self.config.timeout_ms
         timeout = request_timeout(
-            client.timeout, timeout_ms, stream=stream, idle_timeout_s=self.config.stream_idle_timeout_s
+            self.config.http_timeout or client.timeout, timeout_ms, stream=stream,
+            idle_timeout_s=self.config.stream_idle_timeout_s,
         )
         request = client.build_request(
             op.method, base_url + op.path, content=body, headers=self._headers(op, body, options, stream),
@@ -228,8 +229,10 @@ class Runtime:
             token = self.config.token()
             if token:
                 headers["Authorization"] = f"Bearer {token}"
+        if self.config.default_headers:
+            headers.update(self.config.default_headers)
         if options.http_headers:
-            headers.update(options.http_headers)
+            headers.update(check_headers(options.http_headers, "http_headers"))
         return headers
 
     def _after_response(

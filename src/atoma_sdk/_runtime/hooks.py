@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import httpx
 
+from .raw import note_request, note_success
+
 __all__ = [
     "AfterErrorContext",
     "AfterErrorHook",
@@ -120,6 +122,7 @@ class Hooks:
             if isinstance(result, Exception):
                 raise result
             request = result
+        note_request(hook_ctx.operation_id)
         return request
 
     def after_success(self, hook_ctx: HookContext, response: httpx.Response) -> httpx.Response:
@@ -128,6 +131,7 @@ class Hooks:
             if isinstance(result, Exception):
                 raise result
             response = result
+        note_success(hook_ctx.operation_id, response)
         return response
 
     def after_error(

@@ -68,4 +68,3 @@ class RequestOptions:
     timeout_ms: int | None = None
     http_headers: Mapping[str, str] | None = None
     extra_body: Mapping[str, Any] | None = None
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .core import Runtime
@@ -17,3 +17,13 @@ class Resource:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+
+    @property
+    def with_raw_response(self) -> Any:
+        """The same methods, each returning a ``RawResponse`` (status, headers, request id, ``parse()``...).
+
+        Typed per resource by the generator (see ``_runtime.raw``); at run time any method works.
+        """
+        from .raw import RawResponses
+
+        return RawResponses(self)

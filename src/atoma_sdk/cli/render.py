@@ -61,11 +61,12 @@ class Warnings:
         self._records = records
 
     def messages(self) -> list[str]:
+        from .._runtime.warn import cli_message
+
         distinct: list[str] = []
         for record in self._records:
-            # The SDK's hint names the Python option; the command's equivalent is a flag.
-            text = " ".join(str(record.message).split())
-            text = text.replace("nonce_reuse='buffer'", "--nonce-reuse buffer")
+            # The SDK's advice names Python settings; its command-line form names the command's flags.
+            text = " ".join(cli_message(record.message).split())
             if text not in distinct:
                 distinct.append(text)
         return distinct

@@ -18,9 +18,17 @@ if TYPE_CHECKING:
 TOKEN_ENV = "ATOMASDK_BEARER_AUTH"
 
 
+SERVER_ENV = "ATOMASDK_SERVER_URL"
+
+
+def _server_url(args: argparse.Namespace) -> str | None:
+    """``--server-url``, else ``ATOMASDK_SERVER_URL`` (as the SDK resolves it), else None."""
+    return args.server_url or os.environ.get(SERVER_ENV, "").strip() or None
+
+
 def wants_local(args: argparse.Namespace) -> bool:
-    """``--local``, or neither a server URL nor a token: use a local node."""
-    return bool(args.local) or (args.server_url is None and not os.environ.get(TOKEN_ENV))
+    """``--local``, or neither a server URL (option or variable) nor a token: use a local node."""
+    return bool(args.local) or (_server_url(args) is None and not os.environ.get(TOKEN_ENV))
 
 
 @contextmanager
@@ -31,7 +39,7 @@ def open_sdk(args: argparse.Namespace, err: TextIO) -> Iterator[AtomaSDK]:
     timeout_ms = None if args.timeout is None else max(1, int(args.timeout * 1000))
     if not wants_local(args):
         verification = (
-            _local_node_attestation(args.server_url) if getattr(args, "local_attestation", False) else None
+            _local_node_attestation(_server_url(args)) if getattr(args, "local_attestation", False) else None
         )
         sdk = AtomaSDK(server_url=args.server_url, timeout_ms=timeout_ms, verification=verification)
         with sdk, _naming_server(sdk.sdk_configuration.server_url):

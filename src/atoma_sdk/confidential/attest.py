@@ -8,9 +8,9 @@ verifier is configured and otherwise warns once per process that node keys are u
 from __future__ import annotations
 
 import threading
-import warnings
 from typing import Any
 
+from .._runtime.warn import warn
 from ..errors import AttestationError
 from .envelope import KEY_LEN, b64d
 from .policy import ConfidentialityWarning, VerificationPolicy
@@ -22,7 +22,15 @@ NONCE_MISMATCH = "nonce-mismatch"
 _warned = threading.Event()
 _UNAUTHENTICATED = (
     "node keys are not attested: no attestation source is configured, so a malicious proxy could hand out "
-    "its own key (configure VerificationPolicy(attestation_verifier=...), or attestation='off' to silence)"
+    "its own key"
+)
+_ADVICE_PY = (
+    "set VerificationPolicy(attestation_verifier=...) to verify them, attestation='enforce' to refuse "
+    "unverified keys, or attestation='off' to silence this"
+)
+_ADVICE_CLI = (
+    "run with --local-attestation against an `atoma node`, --attestation enforce to refuse unverified keys, "
+    "or --attestation off to silence this"
 )
 
 
@@ -44,7 +52,7 @@ class AttestationGate:
                 )
             if not _warned.is_set():
                 _warned.set()
-                warnings.warn(_UNAUTHENTICATED, ConfidentialityWarning, stacklevel=4)
+                warn(_UNAUTHENTICATED, ConfidentialityWarning, python=_ADVICE_PY, cli=_ADVICE_CLI)
         return verifier
 
     @staticmethod

@@ -490,6 +490,9 @@ def pool_for(runtime: Any) -> LockPool | None:
     config = runtime.config
     if not getattr(config, "lock_prefetch", False):
         return None
+    owner = getattr(config, "lock_pool_owner", None)
+    if owner is not None:  # a with_options copy shares its original's pool
+        return pool_for(owner)
     pool = config.lock_pool
     if pool is None:
         with _lazy_guard:
@@ -500,6 +503,9 @@ def pool_for(runtime: Any) -> LockPool | None:
     return pool
 
 
-def stats_dict(pool: LockPool | None) -> Mapping[str, int]:
-    """The pool's counters as a dict (all zeros without a pool)."""
-    return (pool.stats() if pool is not None else PoolStats()).as_dict()
+def stats_dict(runtime: Any) -> Mapping[str, int]:
+    """The counters of the pool ``runtime`` uses (its own, or its original's for a ``with_options`` copy);
+    all zeros while there is none."""
+    owner = getattr(runtime.config, "lock_pool_owner", None)
+    pool = (owner if owner is not None else runtime).config.lock_pool
+    return (pool.stats() if isinstance(pool, LockPool) else PoolStats()).as_dict()

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hmac
 import json
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import pydantic
 
 from .._runtime.serde import describe_validation_error, parse_json
+from .._runtime.warn import warn
 from ..errors import IntegrityError, NonceReuseError, SignatureError, StreamTruncatedError
 from . import sui
 from .envelope import HASH_LEN, ClientSession, b64d, body_hash
@@ -181,13 +181,16 @@ class StreamVerifier:
         mode = self.verifier.policy.nonce_reuse
         if mode == "raise":
             raise NonceReuseError("the node encrypted several chunks of this stream under one nonce")
-        message = (
-            "the node reused one AES-GCM nonce for the chunks of this stream: a party that sees the "
-            "ciphertext can learn about the streamed text (use nonce_reuse='buffer' to avoid it)"
-        )
         self.receipt.warnings.append("nonce-reuse")
         if mode == "warn":
-            warnings.warn(message, ConfidentialityWarning, stacklevel=2)
+            warn(
+                "the node reused one AES-GCM nonce for the chunks of this stream: a party that sees the "
+                "ciphertext can learn about the streamed text",
+                ConfidentialityWarning,
+                python="set VerificationPolicy(nonce_reuse='buffer') to avoid it, nonce_reuse='raise' to "
+                "refuse such streams, or nonce_reuse='ignore' to accept them silently",
+                cli="run with --nonce-reuse buffer to avoid it, or --nonce-reuse raise to refuse it",
+            )
 
     def _check_same_stream(self, chunk: Any) -> None:
         chunk_id = getattr(chunk, "id", None)
@@ -214,11 +217,13 @@ class StreamVerifier:
         self.receipt.chunk_count_matches = matches
         if not matches:
             self.receipt.warnings.append("chunk-count-mismatch")
-            warnings.warn(
-                f"the stream had {self.receipt.content_chunks} content chunks for {tokens} completion tokens "
-                "(chunks may have been dropped or duplicated)",
+            warn(
+                f"the stream had {self.receipt.content_chunks} content chunks for {tokens} completion "
+                "tokens: chunks may have been dropped or duplicated",
                 ConfidentialityWarning,
-                stacklevel=2,
+                python="compare with a non-streamed answer; VerificationPolicy(check_chunk_count=False) "
+                "turns the check off, a warnings filter on ConfidentialityWarning silences it",
+                cli="compare with the answer of a run without --stream",
             )
 
 

@@ -15,7 +15,7 @@ import httpx
 import openai
 
 from .. import errors
-from .._runtime.config import BEARER_AUTH_ENV, SERVERS
+from .._runtime.config import BEARER_AUTH_ENV, resolve_server_url
 from ..confidential.policy import VerificationPolicy
 from ._answers import ReceiptCallback
 from .transport import AsyncConfidentialTransport, ConfidentialTransport
@@ -132,17 +132,20 @@ def _client_kwargs(kwargs: dict[str, Any], http_client: Any, options: dict[str, 
     if not api_key:
         # Never fall back to OPENAI_API_KEY: that key must not be sent to another provider.
         raise errors.RequestValidationError(f"an Atoma API key is needed: api_key=... or {BEARER_AUTH_ENV}")
-    base_url = kwargs.get("base_url") or f"{SERVERS[0]}/v1"
+    # Never OPENAI_BASE_URL either: the server is base_url=, else ATOMASDK_SERVER_URL, else Atoma's API.
+    base_url = kwargs.get("base_url") or f"{resolve_server_url(None, None)}/v1"
     return {**kwargs, "api_key": api_key, "base_url": base_url, "http_client": http_client}
 
 
 class ConfidentialOpenAI(openai.OpenAI):
     """``openai.OpenAI`` whose chat, completions, embeddings and images requests run confidentially.
 
-    Takes openai's arguments (``base_url`` is the Atoma API's ``.../v1``; default Atoma's) plus
+    Takes openai's arguments (``base_url`` is the Atoma API's ``.../v1``; default ``$ATOMASDK_SERVER_URL/v1``,
+    else Atoma's; ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` are never read) plus
     ``verification`` (a :class:`~atoma_sdk.VerificationPolicy`), ``on_receipt`` (called with each call's
     receipt) and ``inner_transport`` (the httpx transport that reaches the API). A given ``http_client``
-    must already send through a confidential transport.
+    must already send through a confidential transport. Use it in a ``with`` block (or call ``close()``);
+    a client left to the garbage collector closes its connections too.
     """
 
     def __init__(

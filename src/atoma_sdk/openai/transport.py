@@ -8,13 +8,14 @@ client's base URL without ``/v1``, authenticated with the request's own ``Author
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 
 from .. import errors
-from .._runtime.clients import ClientPool, default_timeout
+from .._runtime.clients import ClientPool, _close_async_from_sync, default_timeout
 from .._runtime.config import SDKConfig
 from .._runtime.core import Runtime
 from ..confidential.policy import VerificationPolicy
@@ -99,6 +100,8 @@ class ConfidentialTransport(httpx.BaseTransport, _Shared):
         self._inner = inner if inner is not None else httpx.HTTPTransport()
         self._client = httpx.Client(transport=self._inner, timeout=default_timeout())
         self._runtime = self.runtime(self._client, None)
+        # Closed when the transport is collected too: an openai client never closed leaves no socket open.
+        self._finalizer = weakref.finalize(self, self._client.close)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method.upper() in FORWARDED_METHODS:
@@ -118,7 +121,7 @@ class ConfidentialTransport(httpx.BaseTransport, _Shared):
         return self.stream_response(_SSEBody(result, StreamRenderer(call, intercept, self.on_receipt)))
 
     def close(self) -> None:
-        self._client.close()
+        self._finalizer()
 
 
 class AsyncConfidentialTransport(httpx.AsyncBaseTransport, _Shared):
@@ -135,6 +138,7 @@ class AsyncConfidentialTransport(httpx.AsyncBaseTransport, _Shared):
         self._inner = inner if inner is not None else httpx.AsyncHTTPTransport()
         self._client = httpx.AsyncClient(transport=self._inner, timeout=default_timeout())
         self._runtime = self.runtime(None, self._client)
+        self._finalizer = weakref.finalize(self, _close_later, self._client)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method.upper() in FORWARDED_METHODS:
@@ -154,7 +158,14 @@ class AsyncConfidentialTransport(httpx.AsyncBaseTransport, _Shared):
         return self.stream_response(_AsyncSSEBody(result, StreamRenderer(call, intercept, self.on_receipt)))
 
     async def aclose(self) -> None:
+        self._finalizer.detach()
         await self._client.aclose()
+
+
+def _close_later(client: httpx.AsyncClient) -> None:
+    """Close a collected async transport's client (best effort: on the running loop, else a private one)."""
+    if not client.is_closed:
+        _close_async_from_sync(client.aclose())
 
 
 class _SSEBody(httpx.SyncByteStream):

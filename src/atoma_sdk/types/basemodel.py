@@ -7,7 +7,7 @@ is omitted too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pydantic
 
@@ -50,3 +50,33 @@ class BaseModel(pydantic.BaseModel):
         """The verification receipt of a confidential call's result (None on other models)."""
         receipt: Receipt | None = self._atoma_receipt
         return receipt
+
+    def to_dict(
+        self,
+        *,
+        mode: Literal["python", "json"] = "python",
+        by_alias: bool = True,
+        exclude_unset: bool = True,
+        exclude_none: bool = False,
+    ) -> dict[str, Any]:
+        """The model as a dict keyed by the API's field names; fields never set are left out.
+
+        ``mode="json"`` gives JSON-compatible values only. The receipt of a confidential result is not
+        part of it (``result.receipt.to_dict()``).
+        """
+        return self.model_dump(
+            mode=mode, by_alias=by_alias, exclude_unset=exclude_unset, exclude_none=exclude_none
+        )
+
+    def to_json(
+        self,
+        *,
+        indent: int | None = 2,
+        by_alias: bool = True,
+        exclude_unset: bool = True,
+        exclude_none: bool = False,
+    ) -> str:
+        """The model as JSON text (same fields as :meth:`to_dict`; ``indent=None`` for one line)."""
+        return self.model_dump_json(
+            indent=indent, by_alias=by_alias, exclude_unset=exclude_unset, exclude_none=exclude_none
+        )
