@@ -13,6 +13,7 @@ import httpx
 
 from .. import errors
 from .config import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
+from .pool import speed_up
 
 if TYPE_CHECKING:
     import asyncio
@@ -82,9 +83,11 @@ def request_timeout(
 class ClientPool:
     """One sync and one async httpx client per SDK, created on first use (thread-safe).
 
-    Clients passed by the user are used as they are and never closed here. In a child made by ``os.fork``
-    the SDK-owned clients are replaced (never the parent's connections); clients passed by the user are
-    the user's to replace after a fork.
+    Clients passed by the user are used as they are and never closed here, except a
+    :class:`~atoma_sdk._runtime.aio.DefaultAioHttpClient`, which the SDK owns (see ``_runtime/aio.py``).
+    In a child made by ``os.fork`` the SDK-owned clients are replaced (never the parent's connections);
+    clients passed by the user are the user's to replace after a fork. Clients the SDK creates get the
+    linear connection assignment of ``_runtime/pool.py``.
     """
 
     def __init__(
@@ -102,7 +105,11 @@ class ClientPool:
         self._client = client
         self._async_client = async_client
         self.owns_client = client is None
-        self.owns_async_client = async_client is None
+        from .aio import claim_for_sdk
+
+        self.owns_async_client = claim_for_sdk(async_client)
+        # An owned DefaultAioHttpClient is recreated from its settings once closed (``fresh()``).
+        self._async_template: Any = async_client if async_client is not None and self.owns_async_client else None
         _POOLS.add(self)
 
     def _forget_after_fork(self) -> None:
@@ -122,6 +129,7 @@ class ClientPool:
             with self._lock:
                 if self._client is None:
                     self._client = httpx.Client(timeout=default_timeout(), limits=default_limits())
+                    speed_up(self._client)
                 client = self._client
         return client
 
@@ -131,8 +139,16 @@ class ClientPool:
         if client is None:
             with self._lock:
                 if self._async_client is None:
-                    self._async_client = httpx.AsyncClient(timeout=default_timeout(), limits=default_limits())
+                    self._async_client = self._new_async_client()
                 client = self._async_client
+        return client
+
+    def _new_async_client(self) -> httpx.AsyncClient:
+        if self._async_template is not None:
+            fresh: httpx.AsyncClient = self._async_template.fresh()
+            return fresh
+        client = httpx.AsyncClient(timeout=default_timeout(), limits=default_limits())
+        speed_up(client)
         return client
 
     def request_slot(self) -> Any:
