@@ -43,7 +43,9 @@ class FakeConnection:
 
 class FakeRequest:
     def __init__(self, origin: Any, queued: bool) -> None:
-        self.request = httpcore.Request("GET", httpcore.URL(scheme=origin.scheme, host=origin.host, port=origin.port, target="/"))
+        self.request = httpcore.Request(
+            "GET", httpcore.URL(scheme=origin.scheme, host=origin.host, port=origin.port, target="/")
+        )
         self.connection: Any = None if queued else object()
 
     def is_queued(self) -> bool:
@@ -56,11 +58,14 @@ class FakeRequest:
 def _pool(cls: type, spec: dict[str, Any]) -> Any:
     pool = cls(max_connections=spec["max"], max_keepalive_connections=spec["keep"], http2=spec["http2"])
     pool._connections = [
-        FakeConnection(f"c{i}", ORIGINS[o], state, expired) for i, (o, state, expired) in enumerate(spec["conns"])
+        FakeConnection(f"c{i}", ORIGINS[o], state, expired)
+        for i, (o, state, expired) in enumerate(spec["conns"])
     ]
     pool._requests = [FakeRequest(ORIGINS[o], queued) for o, queued in spec["reqs"]]
     made = iter(range(1000))
-    pool.create_connection = lambda origin: FakeConnection(f"n{next(made)}", origin, "new", False, spec["http2"])
+    pool.create_connection = lambda origin: FakeConnection(
+        f"n{next(made)}", origin, "new", False, spec["http2"]
+    )
     return pool
 
 
@@ -68,7 +73,10 @@ def _outcome(pool: Any, closing: list[Any]) -> tuple[Any, ...]:
     return (
         [repr(c) for c in closing],
         [repr(c) for c in pool._connections],
-        [repr(r.connection) if isinstance(r.connection, FakeConnection) else r.is_queued() for r in pool._requests],
+        [
+            repr(r.connection) if isinstance(r.connection, FakeConnection) else r.is_queued()
+            for r in pool._requests
+        ],
     )
 
 
@@ -78,7 +86,8 @@ _specs = st.fixed_dictionaries(
         "keep": st.integers(0, 8),
         "http2": st.booleans(),
         "conns": st.lists(
-            st.tuples(st.integers(0, 2), st.sampled_from(["idle", "active", "closed"]), st.booleans()), max_size=10
+            st.tuples(st.integers(0, 2), st.sampled_from(["idle", "active", "closed"]), st.booleans()),
+            max_size=10,
         ),
         "reqs": st.lists(st.tuples(st.integers(0, 2), st.booleans()), max_size=12),
     }
@@ -114,4 +123,6 @@ def test_sdk_clients_get_the_linear_pool_only_on_verified_versions(monkeypatch: 
     assert type(AtomaSDK(bearer_auth="k")._runtime.clients.sync()._transport._pool) is httpcore.ConnectionPool  # type: ignore[attr-defined]
     # A client the user passes keeps its own pool.
     mine = httpx.AsyncClient()
-    assert not isinstance(AtomaSDK(async_client=mine)._runtime.clients.async_()._transport._pool, linear.AsyncLinearPool)  # type: ignore[attr-defined]
+    assert not isinstance(
+        AtomaSDK(async_client=mine)._runtime.clients.async_()._transport._pool, linear.AsyncLinearPool
+    )  # type: ignore[attr-defined]

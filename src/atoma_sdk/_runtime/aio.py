@@ -1,4 +1,4 @@
-"""``DefaultAioHttpClient``: an ``httpx.AsyncClient`` that sends over aiohttp (``pip install "atoma-sdk[aiohttp]"``).
+"""``DefaultAioHttpClient``: an ``httpx.AsyncClient`` that sends over aiohttp (extra ``atoma-sdk[aiohttp]``).
 
 The transport is ``httpx-aiohttp``'s: aiohttp moves the bytes and httpx stays the API, so everything the SDK
 does with responses (typed errors, content decoding by httpx, stream reading, timeouts from the request's
@@ -54,7 +54,7 @@ def aiohttp_transport(
             limit = self.limits.max_connections
             connector = aiohttp.TCPConnector(
                 limit=limit if limit is not None else 0,
-                keepalive_timeout=self.limits.keepalive_expiry,  # type: ignore[arg-type]
+                keepalive_timeout=self.limits.keepalive_expiry,
                 ssl=self.ssl_context,
             )
             return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
@@ -90,14 +90,18 @@ class DefaultAioHttpClient(httpx.AsyncClient):
         self._claimed = False
         super().__init__(**kwargs)
 
-    def _init_transport(self, transport: Any = None, **options: Any) -> Any:
+    def _init_transport(  # type: ignore[override]
+        self, transport: Any = None, **options: Any
+    ) -> httpx.AsyncBaseTransport:
         if transport is not None:
-            return transport
+            return transport  # type: ignore[no-any-return]
         options.pop("http1", None)
         options.pop("http2", None)  # aiohttp speaks HTTP/1.1
         return aiohttp_transport(**options)
 
-    def _init_proxy_transport(self, proxy: httpx.Proxy, **options: Any) -> Any:
+    def _init_proxy_transport(  # type: ignore[override]
+        self, proxy: httpx.Proxy, **options: Any
+    ) -> httpx.AsyncBaseTransport:
         options.pop("http1", None)
         options.pop("http2", None)
         return aiohttp_transport(proxy=proxy, **options)

@@ -109,7 +109,8 @@ class ClientPool:
 
         self.owns_async_client = claim_for_sdk(async_client)
         # An owned DefaultAioHttpClient is recreated from its settings once closed (``fresh()``).
-        self._async_template: Any = async_client if async_client is not None and self.owns_async_client else None
+        owned_given = async_client is not None and self.owns_async_client
+        self._async_template: Any = async_client if owned_given else None
         _POOLS.add(self)
 
     def _forget_after_fork(self) -> None:

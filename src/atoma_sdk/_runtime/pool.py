@@ -111,11 +111,14 @@ class LinearPool(httpcore.ConnectionPool):
         return assign_linear(self)
 
 
-def speed_up(client: httpx.Client | httpx.AsyncClient) -> bool:
-    """Give an SDK-created client's default transport the linear pool; False (nothing changed) otherwise."""
+def speed_up(
+    target: httpx.Client | httpx.AsyncClient | httpx.HTTPTransport | httpx.AsyncHTTPTransport,
+) -> bool:
+    """Give an SDK-created client's default transport (or an SDK-created transport) the linear pool;
+    False (nothing changed) on other httpcore versions and pool classes."""
     if not supported():
         return False
-    transport = getattr(client, "_transport", None)
+    transport = getattr(target, "_transport", target)
     pool = getattr(transport, "_pool", None)
     if type(pool) is httpcore.AsyncConnectionPool:
         pool.__class__ = AsyncLinearPool
