@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import openai
-
 from benchmarks.protocol import serve
 from benchmarks.worker_sdk import lanes
 

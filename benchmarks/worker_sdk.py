@@ -159,7 +159,7 @@ def _async_client(backend: str) -> httpx.AsyncClient | None:
 
 
 async def lanes(level: int, total: int, call: Callable[[], Awaitable[object]]) -> dict[str, Any]:
-    """``total`` calls by ``level`` concurrent lanes after a warm-up round: calls/s and client CPU per call."""
+    """``total`` calls by ``level`` concurrent lanes after a warm-up round: calls/s, client CPU per call."""
     errors: list[str] = []
     # Warm up at this concurrency, so that connections are open before the clock starts.
     warm = await asyncio.gather(*(call() for _ in range(level)), return_exceptions=True)
@@ -187,20 +187,21 @@ async def lanes(level: int, total: int, call: Callable[[], Awaitable[object]]) -
 
 
 def async_scale(args: Mapping[str, Any]) -> dict[str, Any]:
-    """``kind``: ``confidential`` (default) or ``plain`` chat.create; ``backend``: see :func:`_async_client`."""
+    """``kind``: ``confidential`` (default) or ``plain`` chat.create; ``backend``: :func:`_async_client`."""
     level, total = args["level"], args["calls"]
     messages, model = args["messages"], args["model"]
     plain = args.get("kind") == "plain"
 
     async def run() -> dict[str, Any]:
-        options: dict[str, Any] = {"async_client": _async_client(args.get("backend", "default"))}
+        given = _async_client(args.get("backend", "default"))
+        options: dict[str, Any] = {"async_client": given}
         if "max_concurrent" in args:
             options["max_concurrent_requests"] = args["max_concurrent"]
         async with AtomaSDK(bearer_auth=args["api_key"], server_url=args["url"], **options) as sdk:
             resource: Any = sdk.chat if plain else sdk.confidential_chat
             result = await lanes(level, total, lambda: resource.create_async(messages=messages, model=model))
-            if options["async_client"] is not None and not isinstance(options["async_client"], DefaultAioHttpClient):
-                await options["async_client"].aclose()
+            if given is not None and not isinstance(given, DefaultAioHttpClient):
+                await given.aclose()  # the SDK closes only a DefaultAioHttpClient it was given
             return result
 
     return asyncio.run(run())
