@@ -446,8 +446,12 @@ def case_prefetch(ctx: Context) -> CaseResult:
                 result.series.append(Series(f"{mode}: {metric}", "ms", values, scale=1e3))
     for metric in (m for m in plain if not m.startswith("_")):
         ratio = statistics.median(table["confidential + prefetch"][metric]) / statistics.median(plain[metric])
-        result.targets.append(Target(f"prefetch / plaintext, {metric} <= 1.1x", ratio, 1.1))
-    result.notes.append("Run by benchmarks/case_prefetch.py; the node delays every request by 50 ms.")
+        limit = 1.15 if "x8" in metric else 1.1  # issue 16 (8 concurrent) / issue 10 (sequential)
+        result.targets.append(Target(f"prefetch / plaintext, {metric} <= {limit:g}x", ratio, limit))
+    result.notes.append(
+        "Run by benchmarks/case_prefetch.py; the node delays every request by 50 ms. x8: 8 threads released "
+        "together; x8 async: 8 tasks on one event loop, over the default client or a DefaultAioHttpClient."
+    )
     return result
 
 
