@@ -37,7 +37,7 @@ class Settings:
     memory_calls: int
     memory_streams: int
     backend_levels: tuple[int, ...] = (1, 32, 128)
-    backend_calls: int = 512  # calls per measurement (at least 2 per concurrent lane)
+    backend_calls: int = 256  # calls per measurement (at least 2 per concurrent lane)
 
 
 SETTINGS = {
