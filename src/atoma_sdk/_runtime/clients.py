@@ -30,9 +30,9 @@ __all__ = [
 #: Connections per SDK-owned client (httpx's default maximum), all of them kept alive for reuse.
 DEFAULT_MAX_CONNECTIONS = 100
 #: Async requests one SDK sends at once (``AtomaSDK(max_concurrent_requests=...)``); the rest wait in FIFO
-#: order instead of queueing inside httpcore, whose pool does work quadratic in pending requests. The default
-#: matches the pool, so it never throttles real (latency-bound) traffic. CPU-bound loads on a small machine
-#: (e.g. hundreds of concurrent calls to a loopback node) run faster with ~8 (benchmarks/RESULTS.md case 6).
+#: order instead of queueing inside the connection pool. The default matches the pool, so it never throttles
+#: real (latency-bound) traffic; with the linear pool assignment (``pool.py``) a smaller bound no longer pays
+#: on CPU-bound loads either (benchmarks/RESULTS.md cases 6 and 9).
 DEFAULT_MAX_IN_FLIGHT = DEFAULT_MAX_CONNECTIONS
 
 # Close tasks scheduled from sync code must stay referenced until they finish.
