@@ -384,10 +384,10 @@ def case_scaling(ctx: Context) -> CaseResult:
         )
     )
     result.notes.append(
-        f"The default max_concurrent_requests (100, the pool size) never throttles latency-bound traffic; the "
-        f"max_concurrent_requests={CAPPED} rows show whether a smaller cap still pays on this CPU-bound loopback "
-        "load (it did with httpcore's stock pool, whose cost grew with busy connections; SDK-created clients "
-        "now assign connections in linear time, `_runtime/pool.py`)."
+        "The default max_concurrent_requests (100, the pool size) never throttles latency-bound traffic; "
+        f"the max_concurrent_requests={CAPPED} rows show whether a smaller cap still pays on this CPU-bound "
+        "loopback load (it did with httpcore's stock pool, whose cost grew with busy connections; "
+        "SDK-created clients now assign connections in linear time, `_runtime/pool.py`)."
     )
     result.notes.append(
         "Errors per level: "
