@@ -3,13 +3,15 @@
 Usage: ``python benchmarks/case_prefetch.py [--quick] [--rtt-ms 50]``. A local node runs in a child process
 (so its CPU time is not the client's) and delays every request by the RTT. For each mode (plaintext,
 confidential with ``lock_prefetch=True``, confidential without it) it measures, sequentially and with 8
-concurrent callers, the latency of ``create`` and the time to the first item of ``create_stream``, then
+concurrent callers (threads; and tasks on one event loop, over the default client and over aiohttp), the
+latency of ``create`` and the time to the first item of ``create_stream``, then
 prints medians, p90s and the ratio of confidential medians to plaintext (target: at most 1.1x with prefetch).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import json
 import statistics
@@ -93,6 +95,51 @@ def run_concurrent(call: Callable[[], float], rounds: int) -> list[float]:
     return samples
 
 
+async def one_call_async(sdk: Any, mode: Mode, model: str, *, stream: bool) -> float:
+    """Async :func:`one_call`."""
+    resource = sdk.confidential_chat if mode.confidential else sdk.chat
+    started = time.perf_counter()
+    if stream:
+        events = await resource.create_stream_async(messages=MESSAGES, model=model)
+        async with events:
+            await events.__anext__()
+            elapsed = time.perf_counter() - started
+            async for _ in events:
+                pass
+        return elapsed
+    await resource.create_async(messages=MESSAGES, model=model)
+    return time.perf_counter() - started
+
+
+def measure_async(
+    url: str, api_key: str, model: str, mode: Mode, *, quick: bool, backend: str
+) -> dict[str, list[float]]:
+    """``latency`` / ``ttft`` of CONCURRENCY simultaneous tasks on one event loop (``backend``: the SDK's
+    default httpx client, or ``aiohttp``: a DefaultAioHttpClient)."""
+    from atoma_sdk import AtomaSDK, DefaultAioHttpClient
+
+    rounds, warmup = (2, 3) if quick else (8, 5)
+
+    async def run() -> dict[str, list[float]]:
+        results: dict[str, list[float]] = {}
+        client = DefaultAioHttpClient() if backend == "aiohttp" else None
+        async with AtomaSDK(
+            bearer_auth=api_key, server_url=url, lock_prefetch=mode.prefetch, async_client=client
+        ) as sdk:
+            for stream in (False, True):
+                kind = "ttft" if stream else "latency"
+                for _ in range(warmup):
+                    await one_call_async(sdk, mode, model, stream=stream)
+                samples: list[float] = []
+                for _ in range(1 + rounds):  # the first round warms the pool up to the concurrency
+                    wave = [one_call_async(sdk, mode, model, stream=stream) for _ in range(CONCURRENCY)]
+                    samples += await asyncio.gather(*wave)
+                results[f"{kind} x{CONCURRENCY} async {backend}"] = samples[CONCURRENCY:]
+        return results
+
+    return asyncio.run(run())
+
+
 def measure(url: str, api_key: str, model: str, mode: Mode, *, quick: bool) -> dict[str, list[float]]:
     from atoma_sdk import AtomaSDK
 
@@ -109,6 +156,8 @@ def measure(url: str, api_key: str, model: str, mode: Mode, *, quick: bool) -> d
             results[f"{kind} x{CONCURRENCY}"] = run_concurrent(call, rounds)
         if mode.prefetch:
             results["_stats"] = [float(v) for v in sdk.lock_pool_stats().values()]
+    for backend in ("default", "aiohttp"):
+        results.update(measure_async(url, api_key, model, mode, quick=quick, backend=backend))
     return results
 
 

@@ -64,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
                 Worker("official", [str(official_python), "-m", "benchmarks.worker_official"], cwd=root)
             )
             official_versions = official.call("version")
+        openai_worker = None
+        if "9" in args.cases:
+            openai_worker = stack.enter_context(
+                Worker("openai-python", [python, "-m", "benchmarks.worker_openai"], cwd=root)
+            )
         ctx = Context(
             SETTINGS[args.mode],
             root,
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             sdk,
             floor,
             official,
+            openai_worker,
         )
         for key in args.cases:
             case_start = time.perf_counter()

@@ -7,12 +7,12 @@ import gc
 import json
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
 
-from atoma_sdk import AtomaSDK, VerificationPolicy
+from atoma_sdk import AtomaSDK, DefaultAioHttpClient, VerificationPolicy
 from atoma_sdk._runtime.sse import SSEDecoder
 from atoma_sdk.confidential import sui
 from atoma_sdk.confidential.policy import ConfidentialityWarning
@@ -146,37 +146,63 @@ def sse(args: Mapping[str, Any]) -> dict[str, Any]:
 # -- case 6: async scaling --
 
 
+def _async_client(backend: str) -> httpx.AsyncClient | None:
+    """``default``: the SDK creates its own (linear pool); ``aiohttp``: a ``DefaultAioHttpClient``;
+    ``stock``: a plain ``httpx.AsyncClient`` with the SDK's limits (httpcore's own pool)."""
+    if backend == "aiohttp":
+        return DefaultAioHttpClient()
+    if backend == "stock":
+        from atoma_sdk._runtime.clients import default_limits, default_timeout
+
+        return httpx.AsyncClient(timeout=default_timeout(), limits=default_limits())
+    return None
+
+
+async def lanes(level: int, total: int, call: Callable[[], Awaitable[object]]) -> dict[str, Any]:
+    """``total`` calls by ``level`` concurrent lanes after a warm-up round: calls/s, client CPU per call."""
+    errors: list[str] = []
+    # Warm up at this concurrency, so that connections are open before the clock starts.
+    warm = await asyncio.gather(*(call() for _ in range(level)), return_exceptions=True)
+    errors += [type(exc).__name__ for exc in warm if isinstance(exc, BaseException)]
+    remaining = total
+
+    async def lane() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            try:
+                await call()
+            except Exception as exc:
+                errors.append(type(exc).__name__)
+
+    start, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(lane() for _ in range(level)))
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {
+        "calls_per_s": total / elapsed,
+        "cpu_per_call": cpu / total,
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+    }
+
+
 def async_scale(args: Mapping[str, Any]) -> dict[str, Any]:
+    """``kind``: ``confidential`` (default) or ``plain`` chat.create; ``backend``: :func:`_async_client`."""
     level, total = args["level"], args["calls"]
     messages, model = args["messages"], args["model"]
+    plain = args.get("kind") == "plain"
 
     async def run() -> dict[str, Any]:
-        errors: list[str] = []
-        limit = {"max_concurrent_requests": args["max_concurrent"]} if "max_concurrent" in args else {}
-        async with AtomaSDK(bearer_auth=args["api_key"], server_url=args["url"], **limit) as sdk:
-            chat = sdk.confidential_chat
-            # Warm up at this concurrency, so that connections are open before the clock starts.
-            await asyncio.gather(*(chat.create_async(messages=messages, model=model) for _ in range(level)))
-            remaining = total
-
-            async def lane() -> None:
-                nonlocal remaining
-                while remaining > 0:
-                    remaining -= 1
-                    try:
-                        await chat.create_async(messages=messages, model=model)
-                    except Exception as exc:
-                        errors.append(type(exc).__name__)
-
-            start, cpu = time.perf_counter(), time.process_time()
-            await asyncio.gather(*(lane() for _ in range(level)))
-            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        return {
-            "calls_per_s": total / elapsed,
-            "cpu_per_call": cpu / total,
-            "errors": len(errors),
-            "error_kinds": sorted(set(errors)),
-        }
+        given = _async_client(args.get("backend", "default"))
+        options: dict[str, Any] = {"async_client": given}
+        if "max_concurrent" in args:
+            options["max_concurrent_requests"] = args["max_concurrent"]
+        async with AtomaSDK(bearer_auth=args["api_key"], server_url=args["url"], **options) as sdk:
+            resource: Any = sdk.chat if plain else sdk.confidential_chat
+            result = await lanes(level, total, lambda: resource.create_async(messages=messages, model=model))
+            if given is not None and not isinstance(given, DefaultAioHttpClient):
+                await given.aclose()  # the SDK closes only a DefaultAioHttpClient it was given
+            return result
 
     return asyncio.run(run())
 

@@ -12,12 +12,15 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import errors, models, utils
+    from ._runtime.aio import DefaultAioHttpClient, aiohttp_transport
     from .confidential.policy import VerificationPolicy
     from .sdk import AtomaSDK
     from .types import UNSET
 
 _LAZY = {
     "AtomaSDK": ("atoma_sdk.sdk", "AtomaSDK"),
+    "DefaultAioHttpClient": ("atoma_sdk._runtime.aio", "DefaultAioHttpClient"),
+    "aiohttp_transport": ("atoma_sdk._runtime.aio", "aiohttp_transport"),
     "VerificationPolicy": ("atoma_sdk.confidential.policy", "VerificationPolicy"),
     "UNSET": ("atoma_sdk.types", "UNSET"),
     "errors": ("atoma_sdk.errors", None),
@@ -25,7 +28,17 @@ _LAZY = {
     "utils": ("atoma_sdk.utils", None),
 }
 
-__all__ = ["UNSET", "AtomaSDK", "VerificationPolicy", "__version__", "errors", "models", "utils"]
+__all__ = [
+    "UNSET",
+    "AtomaSDK",
+    "DefaultAioHttpClient",
+    "VerificationPolicy",
+    "__version__",
+    "aiohttp_transport",
+    "errors",
+    "models",
+    "utils",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,7 @@ import httpx
 
 from .. import errors
 from .config import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
+from .pool import speed_up
 
 if TYPE_CHECKING:
     import asyncio
@@ -29,9 +30,9 @@ __all__ = [
 #: Connections per SDK-owned client (httpx's default maximum), all of them kept alive for reuse.
 DEFAULT_MAX_CONNECTIONS = 100
 #: Async requests one SDK sends at once (``AtomaSDK(max_concurrent_requests=...)``); the rest wait in FIFO
-#: order instead of queueing inside httpcore, whose pool does work quadratic in pending requests. The default
-#: matches the pool, so it never throttles real (latency-bound) traffic. CPU-bound loads on a small machine
-#: (e.g. hundreds of concurrent calls to a loopback node) run faster with ~8 (benchmarks/RESULTS.md case 6).
+#: order instead of queueing inside the connection pool. The default matches the pool, so it never throttles
+#: real (latency-bound) traffic; with the linear pool assignment (``pool.py``) a smaller bound no longer pays
+#: on CPU-bound loads either (benchmarks/RESULTS.md cases 6 and 9).
 DEFAULT_MAX_IN_FLIGHT = DEFAULT_MAX_CONNECTIONS
 
 # Close tasks scheduled from sync code must stay referenced until they finish.
@@ -82,9 +83,11 @@ def request_timeout(
 class ClientPool:
     """One sync and one async httpx client per SDK, created on first use (thread-safe).
 
-    Clients passed by the user are used as they are and never closed here. In a child made by ``os.fork``
-    the SDK-owned clients are replaced (never the parent's connections); clients passed by the user are
-    the user's to replace after a fork.
+    Clients passed by the user are used as they are and never closed here, except a
+    :class:`~atoma_sdk._runtime.aio.DefaultAioHttpClient`, which the SDK owns (see ``_runtime/aio.py``).
+    In a child made by ``os.fork`` the SDK-owned clients are replaced (never the parent's connections);
+    clients passed by the user are the user's to replace after a fork. Clients the SDK creates get the
+    linear connection assignment of ``_runtime/pool.py``.
     """
 
     def __init__(
@@ -102,7 +105,12 @@ class ClientPool:
         self._client = client
         self._async_client = async_client
         self.owns_client = client is None
-        self.owns_async_client = async_client is None
+        from .aio import claim_for_sdk
+
+        self.owns_async_client = claim_for_sdk(async_client)
+        # An owned DefaultAioHttpClient is recreated from its settings in a forked child (``fresh()``).
+        owned_given = async_client is not None and self.owns_async_client
+        self._async_template: Any = async_client if owned_given else None
         #: Set by :meth:`close` / :meth:`aclose`: no request is sent through this pool afterwards.
         self.closed = False
         _POOLS.add(self)
@@ -126,6 +134,7 @@ class ClientPool:
             with self._lock:
                 if self._client is None:
                     self._client = httpx.Client(timeout=default_timeout(), limits=default_limits())
+                    speed_up(self._client)
                 client = self._client
         return client
 
@@ -137,8 +146,16 @@ class ClientPool:
         if client is None:
             with self._lock:
                 if self._async_client is None:
-                    self._async_client = httpx.AsyncClient(timeout=default_timeout(), limits=default_limits())
+                    self._async_client = self._new_async_client()
                 client = self._async_client
+        return client
+
+    def _new_async_client(self) -> httpx.AsyncClient:
+        if self._async_template is not None:
+            fresh: httpx.AsyncClient = self._async_template.fresh()
+            return fresh
+        client = httpx.AsyncClient(timeout=default_timeout(), limits=default_limits())
+        speed_up(client)
         return client
 
     def request_slot(self) -> Any:

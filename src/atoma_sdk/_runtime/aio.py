@@ -1,0 +1,134 @@
+"""``DefaultAioHttpClient``: an ``httpx.AsyncClient`` that sends over aiohttp (extra ``atoma-sdk[aiohttp]``).
+
+The transport is ``httpx-aiohttp``'s: aiohttp moves the bytes and httpx stays the API, so everything the SDK
+does with responses (typed errors, content decoding by httpx, stream reading, timeouts from the request's
+``timeout`` extension) is unchanged. aiohttp is told never to follow redirects nor decompress
+(``httpx-aiohttp`` passes ``allow_redirects=False, auto_decompress=False``); the client itself refuses
+``follow_redirects=True`` and keeps no aiohttp cookie jar (httpx keeps the client's cookies, as with the
+default transport).
+
+Ownership: unlike any other client passed in, a ``DefaultAioHttpClient`` belongs to the SDK it is given to
+(``AtomaSDK(async_client=DefaultAioHttpClient())``): the SDK closes it with itself, and recreates one with the
+same settings after ``close()`` or in a forked child. Giving one instance to a second SDK is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .. import errors
+from .clients import default_limits, default_timeout
+
+if TYPE_CHECKING:
+    from httpx_aiohttp import AiohttpTransport
+
+__all__ = ["DefaultAioHttpClient", "aiohttp_transport", "claim_for_sdk"]
+
+_INSTALL_HINT = 'DefaultAioHttpClient needs the aiohttp extra: pip install "atoma-sdk[aiohttp]"'
+
+
+def aiohttp_transport(
+    *,
+    verify: Any = True,
+    cert: Any = None,
+    trust_env: bool = True,
+    limits: httpx.Limits | None = None,
+    proxy: httpx.Proxy | None = None,
+) -> AiohttpTransport:
+    """An ``httpx-aiohttp`` transport with the SDK's pool limits and no aiohttp cookie jar.
+
+    Also usable as the ``inner_transport`` of ``atoma_sdk.openai.async_confidential_http_client``.
+    """
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:
+        raise ImportError(_INSTALL_HINT) from None
+
+    class _Transport(AiohttpTransport):
+        def get_client(self) -> Any:
+            import aiohttp
+
+            limit = self.limits.max_connections
+            connector = aiohttp.TCPConnector(
+                limit=limit if limit is not None else 0,
+                keepalive_timeout=self.limits.keepalive_expiry,
+                ssl=self.ssl_context,
+            )
+            return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    return _Transport(
+        verify=verify,
+        cert=cert,
+        trust_env=trust_env,
+        limits=limits if limits is not None else default_limits(),
+        proxy=proxy,
+    )
+
+
+class DefaultAioHttpClient(httpx.AsyncClient):
+    """An async httpx client over aiohttp with the SDK's timeouts and limits (openai-python's name).
+
+    Takes ``httpx.AsyncClient``'s keyword arguments (``follow_redirects=True`` is refused). Pass it to
+    exactly one SDK: ``AtomaSDK(async_client=DefaultAioHttpClient())``; that SDK closes it.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        try:
+            import httpx_aiohttp  # noqa: F401
+        except ImportError:
+            raise ImportError(_INSTALL_HINT) from None
+        if kwargs.get("follow_redirects"):
+            raise errors.RequestValidationError("DefaultAioHttpClient never follows redirects")
+        kwargs.setdefault("timeout", default_timeout())
+        kwargs.setdefault("limits", default_limits())
+        kwargs["follow_redirects"] = False
+        self._settings = dict(kwargs)
+        self._claim_lock = threading.Lock()
+        self._claimed = False
+        super().__init__(**kwargs)
+
+    def _init_transport(  # type: ignore[override]
+        self, transport: Any = None, **options: Any
+    ) -> httpx.AsyncBaseTransport:
+        if transport is not None:
+            return transport  # type: ignore[no-any-return]
+        options.pop("http1", None)
+        options.pop("http2", None)  # aiohttp speaks HTTP/1.1
+        return aiohttp_transport(**options)
+
+    def _init_proxy_transport(  # type: ignore[override]
+        self, proxy: httpx.Proxy, **options: Any
+    ) -> httpx.AsyncBaseTransport:
+        options.pop("http1", None)
+        options.pop("http2", None)
+        return aiohttp_transport(proxy=proxy, **options)
+
+    def claim(self) -> None:
+        """Mark this client as owned by one SDK; a second claim is refused."""
+        with self._claim_lock:
+            if self._claimed:
+                raise errors.RequestValidationError(
+                    "this DefaultAioHttpClient already belongs to another SDK (it is closed with it): "
+                    "create one DefaultAioHttpClient per SDK"
+                )
+            self._claimed = True
+
+    def fresh(self) -> DefaultAioHttpClient:
+        """A new, claimed client with the same settings (after the owning SDK closed or forked)."""
+        client = DefaultAioHttpClient(**self._settings)
+        client.claim()
+        return client
+
+
+def claim_for_sdk(client: httpx.AsyncClient | None) -> bool:
+    """Whether the SDK owns ``client``: None (it creates its own) or a :class:`DefaultAioHttpClient`,
+    which is claimed here (refused when another SDK has it)."""
+    if client is None:
+        return True
+    if isinstance(client, DefaultAioHttpClient):
+        client.claim()
+        return True
+    return False
