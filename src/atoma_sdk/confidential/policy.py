@@ -10,8 +10,17 @@ from .sui import ALL_SCHEMES
 
 NonceReuse = Literal["warn", "raise", "ignore", "buffer"]
 Attestation = Literal["enforce", "warn", "off"]
+ChunkCount = Literal["raise", "warn", "off"]
+CompletionsStream = Literal["buffer", "native"]
 
-__all__ = ["Attestation", "ConfidentialityWarning", "NonceReuse", "VerificationPolicy"]
+__all__ = [
+    "Attestation",
+    "ChunkCount",
+    "CompletionsStream",
+    "ConfidentialityWarning",
+    "NonceReuse",
+    "VerificationPolicy",
+]
 
 
 class ConfidentialityWarning(UserWarning):
@@ -33,7 +42,16 @@ class VerificationPolicy:
     - ``nonce_reuse``: what to do when a stream's chunks share a nonce, as today's nodes do:
       ``"warn"`` (default), ``"raise"``, ``"ignore"``, or ``"buffer"`` (send a non-streamed request and
       yield the verified answer as chunks).
-    - ``check_chunk_count``: compare content chunks with ``usage.completion_tokens`` (warn on mismatch).
+    - ``chunk_count`` (default ``"raise"``): a stream's (chunk, choice) pairs that carry text, reasoning
+      text or tool-call pieces must not outnumber the node's signed ``usage.completion_tokens``, nor, for
+      one choice, the request's ``max_tokens`` / ``max_completion_tokens`` (checked while the stream runs).
+      Honest engines never exceed either bound; more is duplication or replay. ``"raise"``: IntegrityError;
+      ``"warn"``: a ConfidentialityWarning; ``"off"``. Not applied to buffered streams (the SDK makes their
+      chunks) nor to completions with ``echo=True``. ``check_chunk_count=False`` is an alias of ``"off"``.
+    - ``completions_stream`` (default ``"buffer"``): how confidential *completions* streams are delivered.
+      Today's proxy drops every chunk of a native one (protocol.md §12.1), so by default the SDK sends one
+      non-streamed request and yields its verified answer as chunks (time to first token is then the whole
+      generation); ``"native"`` streams on the wire, for a fixed proxy. ``nonce_reuse="buffer"`` always wins.
     - ``attestation``: ``"enforce"`` (no prompt leaves unless the node key verified), ``"warn"`` or
       ``"off"``; ``attestation_verifier`` is an ``atoma_sdk.attestation.AttestationVerifier``.
     - ``node_key_pins``: a :class:`~atoma_sdk.confidential.keys.NodeKeyPins` (pins or trust on first use).
@@ -49,7 +67,8 @@ class VerificationPolicy:
     signature_schemes: frozenset[str] = ALL_SCHEMES
     pinned_signers: frozenset[str] | None = None
     nonce_reuse: NonceReuse = "warn"
-    check_chunk_count: bool = True
+    #: Deprecated alias: False means ``chunk_count="off"`` (normalised to ``chunk_count != "off"``).
+    check_chunk_count: bool | None = None
     attestation: Attestation = "warn"
     attestation_verifier: Any = field(default=None, compare=False)
     #: Pinned node keys / trust on first use (an ``atoma_sdk.confidential.keys.NodeKeyPins``).
@@ -59,8 +78,17 @@ class VerificationPolicy:
     pad_to: Any = field(default=None, compare=False)
     #: False: no signature is required or checked (after the other fields: positional order is kept).
     verify_signatures: bool = True
+    chunk_count: ChunkCount = "raise"
+    completions_stream: CompletionsStream = "buffer"
 
     def __post_init__(self) -> None:
+        if self.chunk_count not in ("raise", "warn", "off"):
+            raise ValueError("chunk_count must be 'raise', 'warn' or 'off'")
+        if self.completions_stream not in ("buffer", "native"):
+            raise ValueError("completions_stream must be 'buffer' or 'native'")
+        if self.check_chunk_count is False:
+            object.__setattr__(self, "chunk_count", "off")
+        object.__setattr__(self, "check_chunk_count", self.chunk_count != "off")
         if self.pinned_signers is not None:
             object.__setattr__(self, "pinned_signers", _addresses(self.pinned_signers))
             if not self.verify_signatures:
@@ -74,6 +102,8 @@ class VerificationPolicy:
 
     def with_(self, **changes: Any) -> VerificationPolicy:
         """A copy with some settings changed."""
+        if "chunk_count" in changes and "check_chunk_count" not in changes:
+            changes["check_chunk_count"] = None  # the new setting decides, not the old alias
         return replace(self, **changes)
 
 
