@@ -43,7 +43,9 @@ def honest_chunks(prompt: str = "What does the local node answer?") -> list[dict
 
 def text_chunk_indices(chunks: list[dict[str, Any]]) -> list[int]:
     """Indices of the chunks whose first choice carries text (whatever the node's chunking)."""
-    return [i for i, c in enumerate(chunks) if c["choices"] and c["choices"][0].get("delta", {}).get("content")]
+    return [
+        i for i, c in enumerate(chunks) if c["choices"] and c["choices"][0].get("delta", {}).get("content")
+    ]
 
 
 def signed_tokens(chunks: list[dict[str, Any]]) -> int:

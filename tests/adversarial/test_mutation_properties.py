@@ -4,7 +4,7 @@ The proxy applies a random sequence of operations (drop, duplicate, swap, trunca
 flips, injected plaintext or foreign chunks) to each stream's events. The oracle says what the SDK must do:
 any tampered event -> IntegrityError / SignatureError; data after an end marker -> IntegrityError; a missing
 finishing or usage chunk -> StreamTruncatedError; otherwise the stream passes, its text is the surviving
-tokens in their delivered order; more chunks with text than the signed ``completion_tokens`` -> IntegrityError.
+tokens in their delivered order; more chunks with text than the signed ``completion_tokens``: IntegrityError.
 """
 
 from __future__ import annotations

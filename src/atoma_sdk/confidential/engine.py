@@ -223,7 +223,7 @@ class ConfidentialCall:
             exc, sent=False if isinstance(exc, errors.APIConnectionError) else None
         )
         if delay is not None:
-            self.runtime.log.retry(f"confidential {self.op.operation_id}", state.attempt, exc, delay)
+            self.runtime.log.retry(self.op.operation_id, state.attempt, exc, delay)
         return delay
 
     def _pass(self, state: RetryState) -> Any:

@@ -63,6 +63,9 @@ def error_response(exc: errors.AtomaError | Refusal) -> httpx.Response:
             return _error(exc.status_code, exc.message, "api_error", "node_rejected", headers=headers)
         if body is None:
             return _error(exc.status_code, exc.message, "api_error", exc.code, headers=headers)
+        if isinstance(exc, errors.ServiceUnavailableError | errors.PaymentRequiredError):
+            # The SDK's message names the model (or the units) the proxy's generic words leave out.
+            body = {**body, "error": {**body["error"], "message": exc.message}}
         return httpx.Response(exc.status_code, headers=headers, content=_dumps(body))
     if isinstance(exc, errors.RequestValidationError):
         return _error(400, exc.message, "invalid_request_error", "invalid_request", retry=False)
