@@ -28,7 +28,7 @@ _ATTESTATION = {
 }
 
 
-_BOUND = {True: ": within the signed count", False: ": MORE than the signed count (duplicated or replayed)"}
+_BOUND: dict[bool | None, str] = {True: ": within the signed count", False: ": MORE than the signed count (duplicated or replayed)"}
 
 
 def format_receipt(receipt: Receipt) -> list[str]:
