@@ -28,7 +28,10 @@ _ATTESTATION = {
 }
 
 
-_BOUND: dict[bool | None, str] = {True: ": within the signed count", False: ": MORE than the signed count (duplicated or replayed)"}
+_BOUND: dict[bool | None, str] = {
+    True: ": within the signed count",
+    False: ": MORE than the signed count (duplicated or replayed)",
+}
 
 
 def format_receipt(receipt: Receipt) -> list[str]:
