@@ -24,6 +24,7 @@ from .attest import NONCE_MISMATCH, AttestationGate
 from .envelope import ClientSession
 from .flows import Flow
 from .lockpool import PoolKey, Ticket, pool_for
+from .notices import warn_weakened
 from .plaintext import prepare
 from .policy import VerificationPolicy
 from .receipt import Receipt
@@ -57,6 +58,7 @@ class ConfidentialCall:
         model = params.get("model")
         if not isinstance(model, str) or not model:
             raise TypeError("a confidential call needs model=<model name>")
+        warn_weakened(runtime, policy, stacklevel=5)  # the caller: engine <- seam <- dispatch <- method
         self.runtime = runtime
         self.op = op
         self.flow = flow
