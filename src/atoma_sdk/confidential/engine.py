@@ -261,7 +261,7 @@ class ConfidentialCall:
         receipt.content_chunks = len(items)
         usage = getattr(result, "usage", None)
         receipt.completion_tokens = getattr(usage, "completion_tokens", None)
-        return cls(response, None, receipt, buffered=items, usage=getattr(result, "usage", None))
+        return cls(response, None, receipt, buffered=items, usage=usage)
 
     # -- sync shell --
 
