@@ -7,6 +7,7 @@ from typing import Any
 
 from atoma_sdk.errors import error_for_status
 
+from . import stream_forms
 from .pytypes import annotation, render
 from .spec import Api, Field, Model, Operation, Param, Resource, Type
 from .text import literal
@@ -159,6 +160,8 @@ def _operation_section(api: Api, res: Resource, op: Operation) -> str:
     if op.confidential:
         out += ["Raw wire form:", "", "```python", example(api, res, op, plain=False), "```", ""]
     common = _COMMON_ROWS
+    if stream_forms.takes_fixed_stream(op):
+        common = [("stream", "Literal[True]", "Optional, `True` only: the method always streams."), *common]
     if op.confidential:
         out += [
             "### Parameters (plaintext form)",
@@ -183,6 +186,14 @@ def _operation_section(api: Api, res: Resource, op: Operation) -> str:
         conf = op.confidential
         plain = _response(conf.stream_item, "ConfidentialStream") if op.stream else _response(conf.response)
         out += ["", f"Plaintext form: {plain}"]
+    twin = stream_forms.stream_twin(res, op)
+    if twin is not None:
+        form = " in the plaintext form" if op.confidential else ""
+        out += [
+            "",
+            f"With `stream=True`{form}: what [{twin.method_name}](#{twin.method_name}) returns"
+            + (" (the raw wire form raises `TypeError`)." if op.confidential else "."),
+        ]
     out += ["", "### Errors", "", _errors_table(op), ""]
     return "\n".join(out)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import HEADER
+from . import stream_forms as forms
 from .imports import block
 from .naming import COMMON_OPTIONS
 from .pytypes import annotation, uses
@@ -22,15 +23,24 @@ assert all(name in _COMMON for name in COMMON_OPTIONS)
 
 
 def _const(op: Operation) -> str:
-    return "_" + op.method_name.upper()
+    """The public module-level descriptor (``CREATE``, ``CREATE_STREAM``): the openai transport uses them."""
+    return op.method_name.upper()
 
 
-def _signature(name: str, params: tuple[Param, ...], result: str, *, is_async: bool, extra: str = "") -> str:
-    lines = "".join(
-        f"        {p.name}: {a}{f' = {d}' if d else ''},\n"
-        for p in params
-        for a, d in [annotation(p.field, "param", "models.")]
-    )
+def _signature(
+    name: str,
+    params: tuple[Param, ...],
+    result: str,
+    *,
+    is_async: bool,
+    extra: str = "",
+    stream: tuple[str, str] | None = None,
+) -> str:
+    """``stream``: the annotation and default that replace the ``stream`` parameter's (overloads)."""
+    lines = ""
+    for p in params:
+        a, d = stream if stream and p.field.wire == "stream" else annotation(p.field, "param", "models.")
+        lines += f"        {p.name}: {a}{f' = {d}' if d else ''},\n"
     head = "async def" if is_async else "def"
     return f"    {head} {name}(\n        self,\n        *,\n{lines}{extra}{_COMMON}    ) -> {result}:\n"
 
@@ -64,52 +74,89 @@ def _result(op: Operation, *, is_async: bool) -> str:
     return f"models.{op.response}"
 
 
-def _plain_method(op: Operation, *, is_async: bool) -> str:
+def _plain_method(op: Operation, *, is_async: bool, twin: Operation | None, module: str) -> str:
     name = op.method_name + ("_async" if is_async else "")
     call = ("stream" if op.stream else "call") + ("_async" if is_async else "")
-    out = _signature(name, op.params, _result(op, is_async=is_async), is_async=is_async)
+    result = _result(op, is_async=is_async)
+    extra = forms.STREAM_PARAM if forms.takes_fixed_stream(op) else ""
+    out = ""
+    if twin is not None:
+        twin_result = _result(twin, is_async=is_async)
+        for variant, returns in forms.overloads(result, twin_result):
+            sig = _signature(name, op.params, returns, is_async=is_async, stream=variant)
+            out += f"    @overload\n{sig}        ...\n\n"
+        result = f"{result} | {twin_result}"
+    out += _signature(name, op.params, result, is_async=is_async, extra=extra)
     out += _doc(op, op.params)
-    out += f"        return {'await ' if is_async else ''}self._runtime.{call}(\n"
-    out += f"            {_const(op)},\n            {_body(op.params, op.fixed)},\n"
+    out += forms.fixed_stream_check(f"{module}.{name}", extra)
+    body = _body(op.params, op.fixed)
+    wait = "await " if is_async else ""
+    if twin is not None:
+        out += f"        body = {body.replace(chr(10) + '    ', chr(10))}\n"
+        out += f"        options = {_OPTIONS}\n        if stream is True:\n"
+        out += f"            return {wait}self._runtime.stream{call[4:]}({_const(twin)}, body, options)\n"
+        return out + f"        return {wait}self._runtime.{call}({_const(op)}, body, options)\n"
+    out += f"        return {wait}self._runtime.{call}(\n"
+    out += f"            {_const(op)},\n            {body},\n"
     out += f"            {_OPTIONS},\n        )\n"
     return out
 
 
-def _confidential_method(op: Operation, *, is_async: bool) -> str:
+def _plain_result(op: Operation, *, is_async: bool) -> str:
+    conf = op.confidential
+    assert conf is not None
+    if op.stream:
+        stream_cls = "ConfidentialStreamAsync" if is_async else "ConfidentialStream"
+        return f"{stream_cls}[models.{conf.stream_item}]"
+    return f"models.{conf.response}"
+
+
+def _confidential_method(op: Operation, *, is_async: bool, twin: Operation | None = None) -> str:
     conf = op.confidential
     assert conf is not None
     name = op.method_name + ("_async" if is_async else "")
-    if op.stream:
-        raw_result = _result(op, is_async=is_async)
-        stream_cls = "ConfidentialStreamAsync" if is_async else "ConfidentialStream"
-        plain_result = f"{stream_cls}[models.{conf.stream_item}]"
-    else:
-        raw_result = _result(op, is_async=is_async)
-        plain_result = f"models.{conf.response}"
+    raw_result = _result(op, is_async=is_async)
+    plain_result = _plain_result(op, is_async=is_async)
     verification = "        verification: VerificationPolicy | None = None,\n"
-    out = "    @overload\n" + _signature(name, op.params, raw_result, is_async=is_async) + "        ...\n\n"
-    out += "    @overload\n" + _signature(
-        name, op.plain_params, plain_result, is_async=is_async, extra=verification
-    )
+    extra = forms.STREAM_PARAM if forms.takes_fixed_stream(op) else ""
+    no_stream = forms.NO_STREAM if twin is not None else None
+    out = "    @overload\n"
+    out += _signature(name, op.params, raw_result, is_async=is_async, extra=extra, stream=no_stream)
     out += "        ...\n\n"
+    variants = [(no_stream, plain_result)]
+    if twin is not None:
+        variants = forms.overloads(plain_result, _plain_result(twin, is_async=is_async))
+    for variant, returns in variants:
+        sig = _signature(
+            name, op.plain_params, returns, is_async=is_async, extra=extra + verification, stream=variant
+        )
+        out += f"    @overload\n{sig}        ...\n\n"
     head = "async def" if is_async else "def"
     out += f"    {head} {name}(self, **kwargs: Any) -> Any:\n"
+    returns = f"a stream of {conf.stream_item}" if op.stream else conf.response
     note = (
         f"Two forms: the plaintext form (``{conf.marker}=...`` and the other {conf.request} fields, plus "
-        f"``verification``) encrypts to a locked node, verifies and returns {conf.response}; the raw wire "
+        f"``verification``) encrypts to a locked node, verifies and returns {returns}; the raw wire "
         f"form (``ciphertext=...``) sends an already encrypted {op.request}. Passing both or neither raises "
         "TypeError."
     )
+    if twin is not None:
+        note += f" ``stream=True`` in the plaintext form returns what ``{twin.method_name}`` returns."
+    elif forms.takes_fixed_stream(op):
+        note += " ``stream`` may be passed, as True only."
     out += _doc(op, (), note)
+    twin_arg = f", stream_twin=({_const(twin)}, {_const(twin)}_FORMS)" if twin is not None else ""
+    out += "        from .confidential.seam import dispatch\n\n"
     out += (
-        f"        return {'await ' if is_async else ''}dispatch_confidential(\n"
+        f"        return {'await ' if is_async else ''}dispatch(\n"
         f"            self._runtime, {_const(op)}, {_const(op)}_FORMS, kwargs, "
-        f"stream={op.stream}, is_async={is_async}\n        )\n"
+        f"is_async={is_async}{twin_arg}\n"
+        "        )\n"
     )
     return out
 
 
-def _operation_const(op: Operation) -> str:
+def _operation_const(res: Resource, op: Operation) -> str:
     result = op.response and f"models.{op.response}"
     args = [
         f"operation_id={literal(op.operation_id)}",
@@ -133,11 +180,11 @@ def _operation_const(op: Operation) -> str:
     inner = "".join(f"    {a},\n" for a in args)
     out = f"{_const(op)}: Operation[{result or 'None'}] = Operation(\n{inner})\n"
     if op.confidential:
-        out += "\n" + _forms_const(op)
+        out += "\n" + _forms_const(res, op)
     return out
 
 
-def _forms_const(op: Operation) -> str:
+def _forms_const(res: Resource, op: Operation) -> str:
     conf = op.confidential
     assert conf is not None
 
@@ -152,6 +199,7 @@ def _forms_const(op: Operation) -> str:
         return "(" + "".join(f"({literal(k)}, {literal(v)}), " for k, v in values).rstrip(" ") + ")"
 
     fields = [
+        f"method={literal(f'{res.module}.{op.method_name}')}",
         f"raw={mapping(op.params)}",
         f"raw_required={names(op.params)}",
         f"plain={mapping(op.plain_params)}",
@@ -176,13 +224,15 @@ def _forms_const(op: Operation) -> str:
 
 
 def _resource(api: Api, res: Resource) -> str:
-    consts = "\n".join(_operation_const(op) for op in res.operations)
+    consts = "\n".join(_operation_const(res, op) for op in res.operations)
     methods = []
     for op in res.operations:
+        twin = forms.stream_twin(res, op)
         for is_async in (False, True):
-            methods.append(
-                (_confidential_method if op.confidential else _plain_method)(op, is_async=is_async)
-            )
+            if op.confidential:
+                methods.append(_confidential_method(op, is_async=is_async, twin=twin))
+            else:
+                methods.append(_plain_method(op, is_async=is_async, twin=twin, module=res.module))
     cls = f"class {res.class_name}(Resource):\n{docstring(res.description or res.tag, '    ')}\n" + "\n".join(
         methods
     )
@@ -190,9 +240,10 @@ def _resource(api: Api, res: Resource) -> str:
     froms: dict[str, set[str]] = {"__future__": {"annotations"}}
     wanted = {
         "collections.abc": ["Mapping", "Sequence"],
-        "typing": ["TYPE_CHECKING", "Any", "overload"],
-        "._runtime.operation": ["Operation", "RequestOptions", "Resource", "RetryRule"],
-        "._runtime.seam": ["ConfidentialForms", "dispatch_confidential"],
+        "typing": ["TYPE_CHECKING", "Any", "Literal", "overload"],
+        "._runtime.forms": ["ConfidentialForms"],
+        "._runtime.operation": ["Operation", "RequestOptions", "RetryRule"],
+        "._runtime.resource": ["Resource"],
         ".types": ["UNSET", "Nullable", "OptionalNullable"],
     }
     for module, names in wanted.items():
@@ -211,6 +262,18 @@ def _resource(api: Api, res: Resource) -> str:
         f"{HEADER}\n{noqa}{doc}\n\n{block(froms)}\n\nif TYPE_CHECKING:\n{block(checking, indent='    ')}"
         f"\n\n{body}"
     )
+
+
+# The facade (above the confidential layer) reads the pool's counters; the runtime never imports the pool.
+_LOCK_POOL_STATS = """
+    def lock_pool_stats(self) -> dict[str, int]:
+        \"\"\"Counters of the confidential lock prefetch pool (``lock_prefetch=True``): lock calls, hits,
+        misses, wasted locks, stack purchases, pooled-lock failures, and the locks ready / in flight
+        now.\"\"\"
+        from .confidential.lockpool import stats_dict
+
+        return dict(stats_dict(self._runtime.config.lock_pool))
+"""
 
 
 def _sdk(api: Api) -> str:
@@ -237,7 +300,7 @@ def _sdk(api: Api) -> str:
         "from functools import cached_property\nfrom typing import TYPE_CHECKING\n\n"
         f"from ._runtime.sdkbase import SDKBase\n\nif TYPE_CHECKING:\n{checking}\n\n"
         f"__all__ = [{literal(sdk_class)}]\n\n\n"
-        f"class {sdk_class}(SDKBase):\n{doc}\n" + "\n".join(props)
+        f"class {sdk_class}(SDKBase):\n{doc}\n" + "\n".join(props) + _LOCK_POOL_STATS
     )
 
 

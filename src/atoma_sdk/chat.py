@@ -5,16 +5,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._runtime.operation import Operation, RequestOptions, Resource
+from ._runtime.operation import Operation, RequestOptions
+from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
     from . import models, utils
     from ._runtime.eventstream import EventStream, EventStreamAsync
 
-_CREATE: Operation[models.ChatCompletionResponse] = Operation(
+CREATE: Operation[models.ChatCompletionResponse] = Operation(
     operation_id="chat_completions_create",
     method="POST",
     path="/v1/chat/completions",
@@ -22,7 +23,7 @@ _CREATE: Operation[models.ChatCompletionResponse] = Operation(
     response="ChatCompletionResponse",
 )
 
-_CREATE_STREAM: Operation[models.ChatCompletionStreamResponse] = Operation(
+CREATE_STREAM: Operation[models.ChatCompletionStreamResponse] = Operation(
     operation_id="chat_completions_create_stream",
     method="POST",
     path="/v1/chat/completions",
@@ -35,6 +36,111 @@ _CREATE_STREAM: Operation[models.ChatCompletionStreamResponse] = Operation(
 
 class Chat(Resource):
     """OpenAI's API chat completions v1 endpoint"""
+
+    @overload
+    def create(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: OptionalNullable[Literal[False]] = UNSET,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.ChatCompletionResponse:
+        ...
+
+    @overload
+    def create(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: Literal[True],
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> EventStream[models.ChatCompletionStreamResponse]:
+        ...
+
+    @overload
+    def create(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: bool,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.ChatCompletionResponse | EventStream[models.ChatCompletionStreamResponse]:
+        ...
 
     def create(
         self,
@@ -67,7 +173,7 @@ class Chat(Resource):
         timeout_ms: int | None = None,
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> models.ChatCompletionResponse:
+    ) -> models.ChatCompletionResponse | EventStream[models.ChatCompletionStreamResponse]:
         """Create chat completions
 
         This function processes chat completion requests by determining whether to use streaming
@@ -105,7 +211,8 @@ class Chat(Resource):
         :param service_tier: Specifies the latency tier to use for processing the request. This parameter
         is relevant for customers subscribed to the scale tier service:
         :param stop: Up to 4 sequences where the API will stop generating further tokens
-        :param stream: Whether to stream back partial progress. Must be false for this request type.
+        :param stream: Whether to stream back partial progress. `stream=True` returns the same stream
+        `create_stream` returns.
         :param stream_options: Options for streaming response. Only set this when you set stream: true.
         :param temperature: What sampling temperature to use, between 0 and 2
         :param tool_choice: Controls which (if any) tool the model should use
@@ -116,35 +223,140 @@ class Chat(Resource):
         :param top_p: An alternative to sampling with temperature
         :param user: A unique identifier representing your end-user
         """
-        return self._runtime.call(
-            _CREATE,
-            {
-                "messages": messages,
-                "model": model,
-                "frequency_penalty": frequency_penalty,
-                "function_call": function_call,
-                "functions": functions,
-                "logit_bias": logit_bias,
-                "max_completion_tokens": max_completion_tokens,
-                "max_tokens": max_tokens,
-                "n": n,
-                "parallel_tool_calls": parallel_tool_calls,
-                "presence_penalty": presence_penalty,
-                "response_format": response_format,
-                "seed": seed,
-                "service_tier": service_tier,
-                "stop": stop,
-                "stream": stream,
-                "stream_options": stream_options,
-                "temperature": temperature,
-                "tool_choice": tool_choice,
-                "tools": tools,
-                "top_logprobs": top_logprobs,
-                "top_p": top_p,
-                "user": user,
-            },
-            RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
-        )
+        body = {
+            "messages": messages,
+            "model": model,
+            "frequency_penalty": frequency_penalty,
+            "function_call": function_call,
+            "functions": functions,
+            "logit_bias": logit_bias,
+            "max_completion_tokens": max_completion_tokens,
+            "max_tokens": max_tokens,
+            "n": n,
+            "parallel_tool_calls": parallel_tool_calls,
+            "presence_penalty": presence_penalty,
+            "response_format": response_format,
+            "seed": seed,
+            "service_tier": service_tier,
+            "stop": stop,
+            "stream": stream,
+            "stream_options": stream_options,
+            "temperature": temperature,
+            "tool_choice": tool_choice,
+            "tools": tools,
+            "top_logprobs": top_logprobs,
+            "top_p": top_p,
+            "user": user,
+        }
+        options = RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body)
+        if stream is True:
+            return self._runtime.stream(CREATE_STREAM, body, options)
+        return self._runtime.call(CREATE, body, options)
+
+    @overload
+    async def create_async(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: OptionalNullable[Literal[False]] = UNSET,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.ChatCompletionResponse:
+        ...
+
+    @overload
+    async def create_async(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: Literal[True],
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> EventStreamAsync[models.ChatCompletionStreamResponse]:
+        ...
+
+    @overload
+    async def create_async(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: bool,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.ChatCompletionResponse | EventStreamAsync[models.ChatCompletionStreamResponse]:
+        ...
 
     async def create_async(
         self,
@@ -177,7 +389,7 @@ class Chat(Resource):
         timeout_ms: int | None = None,
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> models.ChatCompletionResponse:
+    ) -> models.ChatCompletionResponse | EventStreamAsync[models.ChatCompletionStreamResponse]:
         """Create chat completions
 
         This function processes chat completion requests by determining whether to use streaming
@@ -215,7 +427,8 @@ class Chat(Resource):
         :param service_tier: Specifies the latency tier to use for processing the request. This parameter
         is relevant for customers subscribed to the scale tier service:
         :param stop: Up to 4 sequences where the API will stop generating further tokens
-        :param stream: Whether to stream back partial progress. Must be false for this request type.
+        :param stream: Whether to stream back partial progress. `stream=True` returns the same stream
+        `create_stream` returns.
         :param stream_options: Options for streaming response. Only set this when you set stream: true.
         :param temperature: What sampling temperature to use, between 0 and 2
         :param tool_choice: Controls which (if any) tool the model should use
@@ -226,35 +439,35 @@ class Chat(Resource):
         :param top_p: An alternative to sampling with temperature
         :param user: A unique identifier representing your end-user
         """
-        return await self._runtime.call_async(
-            _CREATE,
-            {
-                "messages": messages,
-                "model": model,
-                "frequency_penalty": frequency_penalty,
-                "function_call": function_call,
-                "functions": functions,
-                "logit_bias": logit_bias,
-                "max_completion_tokens": max_completion_tokens,
-                "max_tokens": max_tokens,
-                "n": n,
-                "parallel_tool_calls": parallel_tool_calls,
-                "presence_penalty": presence_penalty,
-                "response_format": response_format,
-                "seed": seed,
-                "service_tier": service_tier,
-                "stop": stop,
-                "stream": stream,
-                "stream_options": stream_options,
-                "temperature": temperature,
-                "tool_choice": tool_choice,
-                "tools": tools,
-                "top_logprobs": top_logprobs,
-                "top_p": top_p,
-                "user": user,
-            },
-            RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
-        )
+        body = {
+            "messages": messages,
+            "model": model,
+            "frequency_penalty": frequency_penalty,
+            "function_call": function_call,
+            "functions": functions,
+            "logit_bias": logit_bias,
+            "max_completion_tokens": max_completion_tokens,
+            "max_tokens": max_tokens,
+            "n": n,
+            "parallel_tool_calls": parallel_tool_calls,
+            "presence_penalty": presence_penalty,
+            "response_format": response_format,
+            "seed": seed,
+            "service_tier": service_tier,
+            "stop": stop,
+            "stream": stream,
+            "stream_options": stream_options,
+            "temperature": temperature,
+            "tool_choice": tool_choice,
+            "tools": tools,
+            "top_logprobs": top_logprobs,
+            "top_p": top_p,
+            "user": user,
+        }
+        options = RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body)
+        if stream is True:
+            return await self._runtime.stream_async(CREATE_STREAM, body, options)
+        return await self._runtime.call_async(CREATE, body, options)
 
     def create_stream(
         self,
@@ -281,6 +494,7 @@ class Chat(Resource):
         top_logprobs: OptionalNullable[int] = UNSET,
         top_p: OptionalNullable[float] = UNSET,
         user: OptionalNullable[str] = UNSET,
+        stream: Literal[True] = True,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
         timeout_ms: int | None = None,
@@ -317,8 +531,10 @@ class Chat(Resource):
         :param top_p: An alternative to sampling with temperature
         :param user: A unique identifier representing your end-user
         """
+        if stream is not True:
+            raise TypeError("chat.create_stream() only accepts stream=True")
         return self._runtime.stream(
-            _CREATE_STREAM,
+            CREATE_STREAM,
             {
                 "messages": messages,
                 "model": model,
@@ -372,6 +588,7 @@ class Chat(Resource):
         top_logprobs: OptionalNullable[int] = UNSET,
         top_p: OptionalNullable[float] = UNSET,
         user: OptionalNullable[str] = UNSET,
+        stream: Literal[True] = True,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
         timeout_ms: int | None = None,
@@ -408,8 +625,10 @@ class Chat(Resource):
         :param top_p: An alternative to sampling with temperature
         :param user: A unique identifier representing your end-user
         """
+        if stream is not True:
+            raise TypeError("chat.create_stream_async() only accepts stream=True")
         return await self._runtime.stream_async(
-            _CREATE_STREAM,
+            CREATE_STREAM,
             {
                 "messages": messages,
                 "model": model,

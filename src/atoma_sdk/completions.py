@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._runtime.operation import Operation, RequestOptions, Resource
+from ._runtime.operation import Operation, RequestOptions
+from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
     from . import models, utils
     from ._runtime.eventstream import EventStream, EventStreamAsync
 
-_CREATE: Operation[models.CompletionsResponse] = Operation(
+CREATE: Operation[models.CompletionsResponse] = Operation(
     operation_id="completions_create",
     method="POST",
     path="/v1/completions",
@@ -21,7 +22,7 @@ _CREATE: Operation[models.CompletionsResponse] = Operation(
     response="CompletionsResponse",
 )
 
-_CREATE_STREAM: Operation[models.CompletionsStreamResponse] = Operation(
+CREATE_STREAM: Operation[models.CompletionsStreamResponse] = Operation(
     operation_id="completions_create_stream",
     method="POST",
     path="/v1/completions",
@@ -34,6 +35,96 @@ _CREATE_STREAM: Operation[models.CompletionsStreamResponse] = Operation(
 
 class Completions(Resource):
     """OpenAI's API completions v1 endpoint"""
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+        best_of: OptionalNullable[int] = UNSET,
+        echo: OptionalNullable[bool] = UNSET,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        logprobs: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: OptionalNullable[Literal[False]] = UNSET,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        suffix: OptionalNullable[str] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.CompletionsResponse:
+        ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+        best_of: OptionalNullable[int] = UNSET,
+        echo: OptionalNullable[bool] = UNSET,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        logprobs: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: Literal[True],
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        suffix: OptionalNullable[str] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> EventStream[models.CompletionsStreamResponse]:
+        ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str,
+        prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+        best_of: OptionalNullable[int] = UNSET,
+        echo: OptionalNullable[bool] = UNSET,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        logprobs: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: bool,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        suffix: OptionalNullable[str] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.CompletionsResponse | EventStream[models.CompletionsStreamResponse]:
+        ...
 
     def create(
         self,
@@ -61,7 +152,7 @@ class Completions(Resource):
         timeout_ms: int | None = None,
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> models.CompletionsResponse:
+    ) -> models.CompletionsResponse | EventStream[models.CompletionsStreamResponse]:
         """Create completions
 
         This function processes completion requests by using the chat completions endpoint.
@@ -92,37 +183,128 @@ class Completions(Resource):
         whether they appear in the text so far
         :param seed: If specified, our system will make a best effort to sample deterministically
         :param stop: Up to 4 sequences where the API will stop generating further tokens
-        :param stream: Whether to stream back partial progress
+        :param stream: Whether to stream back partial progress. `stream=True` returns the same stream
+        `create_stream` returns.
         :param stream_options: Options for streaming response. Only set this when you set stream: true.
         :param suffix: The suffix that comes after a completion of inserted text.
         :param temperature: What sampling temperature to use, between 0 and 2
         :param top_p: An alternative to sampling with temperature
         :param user: A unique identifier representing your end-user
         """
-        return self._runtime.call(
-            _CREATE,
-            {
-                "model": model,
-                "prompt": prompt,
-                "best_of": best_of,
-                "echo": echo,
-                "frequency_penalty": frequency_penalty,
-                "logit_bias": logit_bias,
-                "logprobs": logprobs,
-                "max_tokens": max_tokens,
-                "n": n,
-                "presence_penalty": presence_penalty,
-                "seed": seed,
-                "stop": stop,
-                "stream": stream,
-                "stream_options": stream_options,
-                "suffix": suffix,
-                "temperature": temperature,
-                "top_p": top_p,
-                "user": user,
-            },
-            RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
-        )
+        body = {
+            "model": model,
+            "prompt": prompt,
+            "best_of": best_of,
+            "echo": echo,
+            "frequency_penalty": frequency_penalty,
+            "logit_bias": logit_bias,
+            "logprobs": logprobs,
+            "max_tokens": max_tokens,
+            "n": n,
+            "presence_penalty": presence_penalty,
+            "seed": seed,
+            "stop": stop,
+            "stream": stream,
+            "stream_options": stream_options,
+            "suffix": suffix,
+            "temperature": temperature,
+            "top_p": top_p,
+            "user": user,
+        }
+        options = RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body)
+        if stream is True:
+            return self._runtime.stream(CREATE_STREAM, body, options)
+        return self._runtime.call(CREATE, body, options)
+
+    @overload
+    async def create_async(
+        self,
+        *,
+        model: str,
+        prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+        best_of: OptionalNullable[int] = UNSET,
+        echo: OptionalNullable[bool] = UNSET,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        logprobs: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: OptionalNullable[Literal[False]] = UNSET,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        suffix: OptionalNullable[str] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.CompletionsResponse:
+        ...
+
+    @overload
+    async def create_async(
+        self,
+        *,
+        model: str,
+        prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+        best_of: OptionalNullable[int] = UNSET,
+        echo: OptionalNullable[bool] = UNSET,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        logprobs: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: Literal[True],
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        suffix: OptionalNullable[str] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> EventStreamAsync[models.CompletionsStreamResponse]:
+        ...
+
+    @overload
+    async def create_async(
+        self,
+        *,
+        model: str,
+        prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+        best_of: OptionalNullable[int] = UNSET,
+        echo: OptionalNullable[bool] = UNSET,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        logprobs: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: bool,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        suffix: OptionalNullable[str] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.CompletionsResponse | EventStreamAsync[models.CompletionsStreamResponse]:
+        ...
 
     async def create_async(
         self,
@@ -150,7 +332,7 @@ class Completions(Resource):
         timeout_ms: int | None = None,
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> models.CompletionsResponse:
+    ) -> models.CompletionsResponse | EventStreamAsync[models.CompletionsStreamResponse]:
         """Create completions
 
         This function processes completion requests by using the chat completions endpoint.
@@ -181,37 +363,38 @@ class Completions(Resource):
         whether they appear in the text so far
         :param seed: If specified, our system will make a best effort to sample deterministically
         :param stop: Up to 4 sequences where the API will stop generating further tokens
-        :param stream: Whether to stream back partial progress
+        :param stream: Whether to stream back partial progress. `stream=True` returns the same stream
+        `create_stream` returns.
         :param stream_options: Options for streaming response. Only set this when you set stream: true.
         :param suffix: The suffix that comes after a completion of inserted text.
         :param temperature: What sampling temperature to use, between 0 and 2
         :param top_p: An alternative to sampling with temperature
         :param user: A unique identifier representing your end-user
         """
-        return await self._runtime.call_async(
-            _CREATE,
-            {
-                "model": model,
-                "prompt": prompt,
-                "best_of": best_of,
-                "echo": echo,
-                "frequency_penalty": frequency_penalty,
-                "logit_bias": logit_bias,
-                "logprobs": logprobs,
-                "max_tokens": max_tokens,
-                "n": n,
-                "presence_penalty": presence_penalty,
-                "seed": seed,
-                "stop": stop,
-                "stream": stream,
-                "stream_options": stream_options,
-                "suffix": suffix,
-                "temperature": temperature,
-                "top_p": top_p,
-                "user": user,
-            },
-            RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
-        )
+        body = {
+            "model": model,
+            "prompt": prompt,
+            "best_of": best_of,
+            "echo": echo,
+            "frequency_penalty": frequency_penalty,
+            "logit_bias": logit_bias,
+            "logprobs": logprobs,
+            "max_tokens": max_tokens,
+            "n": n,
+            "presence_penalty": presence_penalty,
+            "seed": seed,
+            "stop": stop,
+            "stream": stream,
+            "stream_options": stream_options,
+            "suffix": suffix,
+            "temperature": temperature,
+            "top_p": top_p,
+            "user": user,
+        }
+        options = RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body)
+        if stream is True:
+            return await self._runtime.stream_async(CREATE_STREAM, body, options)
+        return await self._runtime.call_async(CREATE, body, options)
 
     def create_stream(
         self,
@@ -233,6 +416,7 @@ class Completions(Resource):
         temperature: OptionalNullable[float] = UNSET,
         top_p: OptionalNullable[float] = UNSET,
         user: OptionalNullable[str] = UNSET,
+        stream: Literal[True] = True,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
         timeout_ms: int | None = None,
@@ -260,8 +444,10 @@ class Completions(Resource):
         :param top_p: An alternative to sampling with temperature
         :param user: A unique identifier representing your end-user
         """
+        if stream is not True:
+            raise TypeError("completions.create_stream() only accepts stream=True")
         return self._runtime.stream(
-            _CREATE_STREAM,
+            CREATE_STREAM,
             {
                 "model": model,
                 "prompt": prompt,
@@ -305,6 +491,7 @@ class Completions(Resource):
         temperature: OptionalNullable[float] = UNSET,
         top_p: OptionalNullable[float] = UNSET,
         user: OptionalNullable[str] = UNSET,
+        stream: Literal[True] = True,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
         timeout_ms: int | None = None,
@@ -332,8 +519,10 @@ class Completions(Resource):
         :param top_p: An alternative to sampling with temperature
         :param user: A unique identifier representing your end-user
         """
+        if stream is not True:
+            raise TypeError("completions.create_stream_async() only accepts stream=True")
         return await self._runtime.stream_async(
-            _CREATE_STREAM,
+            CREATE_STREAM,
             {
                 "model": model,
                 "prompt": prompt,

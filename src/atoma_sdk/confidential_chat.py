@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ._runtime.operation import Operation, Resource, RetryRule
-from ._runtime.seam import ConfidentialForms, dispatch_confidential
+from ._runtime.forms import ConfidentialForms
+from ._runtime.operation import Operation, RetryRule
+from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from .confidential.policy import VerificationPolicy
     from .confidential.stream import ConfidentialStream, ConfidentialStreamAsync
 
-_CREATE: Operation[models.ConfidentialComputeResponse] = Operation(
+CREATE: Operation[models.ConfidentialComputeResponse] = Operation(
     operation_id="confidential_chat_completions_create",
     method="POST",
     path="/v1/confidential/chat/completions",
@@ -27,7 +28,8 @@ _CREATE: Operation[models.ConfidentialComputeResponse] = Operation(
     confidential="chat",
 )
 
-_CREATE_FORMS = ConfidentialForms(
+CREATE_FORMS = ConfidentialForms(
+    method="confidential_chat.create",
     raw={
         "ciphertext": "ciphertext",
         "client_dh_public_key": "client_dh_public_key",
@@ -80,7 +82,7 @@ _CREATE_FORMS = ConfidentialForms(
     marker="messages",
 )
 
-_CREATE_STREAM: Operation[models.ConfidentialComputeStreamResponse] = Operation(
+CREATE_STREAM: Operation[models.ConfidentialComputeStreamResponse] = Operation(
     operation_id="confidential_chat_completions_create_stream",
     method="POST",
     path="/v1/confidential/chat/completions",
@@ -92,7 +94,8 @@ _CREATE_STREAM: Operation[models.ConfidentialComputeStreamResponse] = Operation(
     confidential="chat",
 )
 
-_CREATE_STREAM_FORMS = ConfidentialForms(
+CREATE_STREAM_FORMS = ConfidentialForms(
+    method="confidential_chat.create_stream",
     raw={
         "ciphertext": "ciphertext",
         "client_dh_public_key": "client_dh_public_key",
@@ -162,7 +165,7 @@ class ConfidentialChat(Resource):
         salt: str,
         stack_small_id: int,
         num_compute_units: OptionalNullable[int] = UNSET,
-        stream: OptionalNullable[bool] = UNSET,
+        stream: OptionalNullable[Literal[False]] = UNSET,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
         timeout_ms: int | None = None,
@@ -190,7 +193,7 @@ class ConfidentialChat(Resource):
         seed: OptionalNullable[int] = UNSET,
         service_tier: OptionalNullable[str] = UNSET,
         stop: OptionalNullable[list[str]] = UNSET,
-        stream: OptionalNullable[bool] = UNSET,
+        stream: OptionalNullable[Literal[False]] = UNSET,
         stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
         temperature: OptionalNullable[float] = UNSET,
         tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
@@ -206,6 +209,80 @@ class ConfidentialChat(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> models.ChatCompletionResponse:
+        ...
+
+    @overload
+    def create(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: Literal[True],
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        num_compute_units: OptionalNullable[int] = UNSET,
+        verification: VerificationPolicy | None = None,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ConfidentialStream[models.ChatCompletionStreamResponse]:
+        ...
+
+    @overload
+    def create(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: bool,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        num_compute_units: OptionalNullable[int] = UNSET,
+        verification: VerificationPolicy | None = None,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.ChatCompletionResponse | ConfidentialStream[models.ChatCompletionStreamResponse]:
         ...
 
     def create(self, **kwargs: Any) -> Any:
@@ -244,10 +321,13 @@ class ConfidentialChat(Resource):
         Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
         plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the
         raw wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing
-        both or neither raises TypeError.
+        both or neither raises TypeError. ``stream=True`` in the plaintext form returns what
+        ``create_stream`` returns.
         """
-        return dispatch_confidential(
-            self._runtime, _CREATE, _CREATE_FORMS, kwargs, stream=False, is_async=False
+        from .confidential.seam import dispatch
+
+        return dispatch(
+            self._runtime, CREATE, CREATE_FORMS, kwargs, is_async=False, stream_twin=(CREATE_STREAM, CREATE_STREAM_FORMS)
         )
 
     @overload
@@ -263,7 +343,7 @@ class ConfidentialChat(Resource):
         salt: str,
         stack_small_id: int,
         num_compute_units: OptionalNullable[int] = UNSET,
-        stream: OptionalNullable[bool] = UNSET,
+        stream: OptionalNullable[Literal[False]] = UNSET,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
         timeout_ms: int | None = None,
@@ -291,7 +371,7 @@ class ConfidentialChat(Resource):
         seed: OptionalNullable[int] = UNSET,
         service_tier: OptionalNullable[str] = UNSET,
         stop: OptionalNullable[list[str]] = UNSET,
-        stream: OptionalNullable[bool] = UNSET,
+        stream: OptionalNullable[Literal[False]] = UNSET,
         stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
         temperature: OptionalNullable[float] = UNSET,
         tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
@@ -307,6 +387,80 @@ class ConfidentialChat(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> models.ChatCompletionResponse:
+        ...
+
+    @overload
+    async def create_async(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: Literal[True],
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        num_compute_units: OptionalNullable[int] = UNSET,
+        verification: VerificationPolicy | None = None,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> ConfidentialStreamAsync[models.ChatCompletionStreamResponse]:
+        ...
+
+    @overload
+    async def create_async(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+        model: str,
+        frequency_penalty: OptionalNullable[float] = UNSET,
+        function_call: Any = None,
+        functions: OptionalNullable[list[Any]] = UNSET,
+        logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+        max_completion_tokens: OptionalNullable[int] = UNSET,
+        max_tokens: OptionalNullable[int] = UNSET,
+        n: OptionalNullable[int] = UNSET,
+        parallel_tool_calls: OptionalNullable[bool] = UNSET,
+        presence_penalty: OptionalNullable[float] = UNSET,
+        response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+        seed: OptionalNullable[int] = UNSET,
+        service_tier: OptionalNullable[str] = UNSET,
+        stop: OptionalNullable[list[str]] = UNSET,
+        stream: bool,
+        stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+        temperature: OptionalNullable[float] = UNSET,
+        tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+        tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+        top_logprobs: OptionalNullable[int] = UNSET,
+        top_p: OptionalNullable[float] = UNSET,
+        user: OptionalNullable[str] = UNSET,
+        num_compute_units: OptionalNullable[int] = UNSET,
+        verification: VerificationPolicy | None = None,
+        retries: OptionalNullable[utils.RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> models.ChatCompletionResponse | ConfidentialStreamAsync[models.ChatCompletionStreamResponse]:
         ...
 
     async def create_async(self, **kwargs: Any) -> Any:
@@ -345,10 +499,13 @@ class ConfidentialChat(Resource):
         Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
         plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the
         raw wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing
-        both or neither raises TypeError.
+        both or neither raises TypeError. ``stream=True`` in the plaintext form returns what
+        ``create_stream`` returns.
         """
-        return await dispatch_confidential(
-            self._runtime, _CREATE, _CREATE_FORMS, kwargs, stream=False, is_async=True
+        from .confidential.seam import dispatch
+
+        return await dispatch(
+            self._runtime, CREATE, CREATE_FORMS, kwargs, is_async=True, stream_twin=(CREATE_STREAM, CREATE_STREAM_FORMS)
         )
 
     @overload
@@ -364,6 +521,7 @@ class ConfidentialChat(Resource):
         salt: str,
         stack_small_id: int,
         num_compute_units: OptionalNullable[int] = UNSET,
+        stream: Literal[True] = True,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
         timeout_ms: int | None = None,
@@ -399,6 +557,7 @@ class ConfidentialChat(Resource):
         top_p: OptionalNullable[float] = UNSET,
         user: OptionalNullable[str] = UNSET,
         num_compute_units: OptionalNullable[int] = UNSET,
+        stream: Literal[True] = True,
         verification: VerificationPolicy | None = None,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
@@ -412,12 +571,15 @@ class ConfidentialChat(Resource):
         """Create confidential chat completions (streaming)
 
         Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
-        plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the
-        raw wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing
-        both or neither raises TypeError.
+        plus ``verification``) encrypts to a locked node, verifies and returns a stream of
+        ChatCompletionStreamResponse; the raw wire form (``ciphertext=...``) sends an already encrypted
+        ConfidentialComputeRequest. Passing both or neither raises TypeError. ``stream`` may be passed, as
+        True only.
         """
-        return dispatch_confidential(
-            self._runtime, _CREATE_STREAM, _CREATE_STREAM_FORMS, kwargs, stream=True, is_async=False
+        from .confidential.seam import dispatch
+
+        return dispatch(
+            self._runtime, CREATE_STREAM, CREATE_STREAM_FORMS, kwargs, is_async=False
         )
 
     @overload
@@ -433,6 +595,7 @@ class ConfidentialChat(Resource):
         salt: str,
         stack_small_id: int,
         num_compute_units: OptionalNullable[int] = UNSET,
+        stream: Literal[True] = True,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
         timeout_ms: int | None = None,
@@ -468,6 +631,7 @@ class ConfidentialChat(Resource):
         top_p: OptionalNullable[float] = UNSET,
         user: OptionalNullable[str] = UNSET,
         num_compute_units: OptionalNullable[int] = UNSET,
+        stream: Literal[True] = True,
         verification: VerificationPolicy | None = None,
         retries: OptionalNullable[utils.RetryConfig] = UNSET,
         server_url: str | None = None,
@@ -481,10 +645,13 @@ class ConfidentialChat(Resource):
         """Create confidential chat completions (streaming)
 
         Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
-        plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the
-        raw wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing
-        both or neither raises TypeError.
+        plus ``verification``) encrypts to a locked node, verifies and returns a stream of
+        ChatCompletionStreamResponse; the raw wire form (``ciphertext=...``) sends an already encrypted
+        ConfidentialComputeRequest. Passing both or neither raises TypeError. ``stream`` may be passed, as
+        True only.
         """
-        return await dispatch_confidential(
-            self._runtime, _CREATE_STREAM, _CREATE_STREAM_FORMS, kwargs, stream=True, is_async=True
+        from .confidential.seam import dispatch
+
+        return await dispatch(
+            self._runtime, CREATE_STREAM, CREATE_STREAM_FORMS, kwargs, is_async=True
         )

@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, overload
 
-from ._runtime.operation import Operation, Resource, RetryRule
-from ._runtime.seam import ConfidentialForms, dispatch_confidential
+from ._runtime.forms import ConfidentialForms
+from ._runtime.operation import Operation, RetryRule
+from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
     from . import models, utils
     from .confidential.policy import VerificationPolicy
 
-_GENERATE: Operation[models.ConfidentialComputeResponse] = Operation(
+GENERATE: Operation[models.ConfidentialComputeResponse] = Operation(
     operation_id="confidential_image_generations_create",
     method="POST",
     path="/v1/confidential/images/generations",
@@ -24,7 +25,8 @@ _GENERATE: Operation[models.ConfidentialComputeResponse] = Operation(
     confidential="images",
 )
 
-_GENERATE_FORMS = ConfidentialForms(
+GENERATE_FORMS = ConfidentialForms(
+    method="confidential_images.generate",
     raw={
         "ciphertext": "ciphertext",
         "client_dh_public_key": "client_dh_public_key",
@@ -124,8 +126,10 @@ class ConfidentialImages(Resource):
         wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing both
         or neither raises TypeError.
         """
-        return dispatch_confidential(
-            self._runtime, _GENERATE, _GENERATE_FORMS, kwargs, stream=False, is_async=False
+        from .confidential.seam import dispatch
+
+        return dispatch(
+            self._runtime, GENERATE, GENERATE_FORMS, kwargs, is_async=False
         )
 
     @overload
@@ -186,6 +190,8 @@ class ConfidentialImages(Resource):
         wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing both
         or neither raises TypeError.
         """
-        return await dispatch_confidential(
-            self._runtime, _GENERATE, _GENERATE_FORMS, kwargs, stream=False, is_async=True
+        from .confidential.seam import dispatch
+
+        return await dispatch(
+            self._runtime, GENERATE, GENERATE_FORMS, kwargs, is_async=True
         )

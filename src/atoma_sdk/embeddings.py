@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._runtime.operation import Operation, RequestOptions, Resource
+from ._runtime.operation import Operation, RequestOptions
+from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
     from . import models, utils
 
-_CREATE: Operation[models.CreateEmbeddingResponse] = Operation(
+CREATE: Operation[models.CreateEmbeddingResponse] = Operation(
     operation_id="embeddings_create",
     method="POST",
     path="/v1/embeddings",
@@ -61,7 +62,7 @@ class Embeddings(Resource):
         detect abuse.
         """
         return self._runtime.call(
-            _CREATE,
+            CREATE,
             {
                 "input": input,
                 "model": model,
@@ -109,7 +110,7 @@ class Embeddings(Resource):
         detect abuse.
         """
         return await self._runtime.call_async(
-            _CREATE,
+            CREATE,
             {
                 "input": input,
                 "model": model,

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._runtime.operation import Operation, RequestOptions, Resource
+from ._runtime.operation import Operation, RequestOptions
+from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
     from . import models, utils
 
-_HEALTH: Operation[models.HealthResponse] = Operation(
+HEALTH: Operation[models.HealthResponse] = Operation(
     operation_id="health",
     method="GET",
     path="/health",
@@ -35,7 +36,7 @@ class Health(Resource):
     ) -> models.HealthResponse:
         """Health"""
         return self._runtime.call(
-            _HEALTH,
+            HEALTH,
             {},
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
@@ -51,7 +52,7 @@ class Health(Resource):
     ) -> models.HealthResponse:
         """Health"""
         return await self._runtime.call_async(
-            _HEALTH,
+            HEALTH,
             {},
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._runtime.operation import Operation, RequestOptions, Resource
+from ._runtime.operation import Operation, RequestOptions
+from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
     from . import models, utils
 
-_GENERATE: Operation[models.CreateImageResponse] = Operation(
+GENERATE: Operation[models.CreateImageResponse] = Operation(
     operation_id="image_generations_create",
     method="POST",
     path="/v1/images/generations",
@@ -63,7 +64,7 @@ class Images(Resource):
         detect abuse.
         """
         return self._runtime.call(
-            _GENERATE,
+            GENERATE,
             {
                 "model": model,
                 "prompt": prompt,
@@ -116,7 +117,7 @@ class Images(Resource):
         detect abuse.
         """
         return await self._runtime.call_async(
-            _GENERATE,
+            GENERATE,
             {
                 "model": model,
                 "prompt": prompt,

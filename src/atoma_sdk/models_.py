@@ -6,20 +6,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._runtime.operation import Operation, RequestOptions, Resource
+from ._runtime.operation import Operation, RequestOptions
+from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
     from . import models, utils
 
-_MODELS_LIST: Operation[models.ModelList] = Operation(
+MODELS_LIST: Operation[models.ModelList] = Operation(
     operation_id="models_list",
     method="GET",
     path="/v1/models",
     response="ModelList",
 )
 
-_OPEN_ROUTER_MODELS_LIST: Operation[models.OpenRouterModelList] = Operation(
+OPEN_ROUTER_MODELS_LIST: Operation[models.OpenRouterModelList] = Operation(
     operation_id="open_router_models_list",
     method="GET",
     path="/v1/open_router/models",
@@ -47,7 +48,7 @@ class Models(Resource):
         OpenAI-compatible fields to ensure compatibility with existing OpenAI client libraries.
         """
         return self._runtime.call(
-            _MODELS_LIST,
+            MODELS_LIST,
             {},
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
@@ -68,7 +69,7 @@ class Models(Resource):
         OpenAI-compatible fields to ensure compatibility with existing OpenAI client libraries.
         """
         return await self._runtime.call_async(
-            _MODELS_LIST,
+            MODELS_LIST,
             {},
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
@@ -89,7 +90,7 @@ class Models(Resource):
         information about the models, including their IDs and other metadata.
         """
         return self._runtime.call(
-            _OPEN_ROUTER_MODELS_LIST,
+            OPEN_ROUTER_MODELS_LIST,
             {},
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
@@ -110,7 +111,7 @@ class Models(Resource):
         information about the models, including their IDs and other metadata.
         """
         return await self._runtime.call_async(
-            _OPEN_ROUTER_MODELS_LIST,
+            OPEN_ROUTER_MODELS_LIST,
             {},
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._runtime.operation import Operation, RequestOptions, Resource
+from ._runtime.operation import Operation, RequestOptions
+from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
     from . import models, utils
 
-_NODES_CREATE: Operation[models.NodesCreateResponse] = Operation(
+NODES_CREATE: Operation[models.NodesCreateResponse] = Operation(
     operation_id="nodes_create",
     method="POST",
     path="/v1/nodes",
@@ -21,7 +22,7 @@ _NODES_CREATE: Operation[models.NodesCreateResponse] = Operation(
     security=False,
 )
 
-_NODES_CREATE_LOCK: Operation[models.NodesCreateLockResponse] = Operation(
+NODES_CREATE_LOCK: Operation[models.NodesCreateLockResponse] = Operation(
     operation_id="nodes_create_lock",
     method="POST",
     path="/v1/nodes/lock",
@@ -69,7 +70,7 @@ class Nodes(Resource):
         :param signature: The signature of the data base 64 encoded
         """
         return self._runtime.call(
-            _NODES_CREATE,
+            NODES_CREATE,
             {
                 "data": data,
                 "signature": signature,
@@ -113,7 +114,7 @@ class Nodes(Resource):
         :param signature: The signature of the data base 64 encoded
         """
         return await self._runtime.call_async(
-            _NODES_CREATE,
+            NODES_CREATE,
             {
                 "data": data,
                 "signature": signature,
@@ -155,7 +156,7 @@ class Nodes(Resource):
         :param timeout: An optional timeout period for the locked compute units, in seconds
         """
         return self._runtime.call(
-            _NODES_CREATE_LOCK,
+            NODES_CREATE_LOCK,
             {
                 "model": model,
                 "max_num_tokens": max_num_tokens,
@@ -198,7 +199,7 @@ class Nodes(Resource):
         :param timeout: An optional timeout period for the locked compute units, in seconds
         """
         return await self._runtime.call_async(
-            _NODES_CREATE_LOCK,
+            NODES_CREATE_LOCK,
             {
                 "model": model,
                 "max_num_tokens": max_num_tokens,

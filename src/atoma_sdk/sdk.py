@@ -108,3 +108,11 @@ class AtomaSDK(SDKBase):
         from .nodes import Nodes
 
         return Nodes(self._runtime)
+
+    def lock_pool_stats(self) -> dict[str, int]:
+        """Counters of the confidential lock prefetch pool (``lock_prefetch=True``): lock calls, hits,
+        misses, wasted locks, stack purchases, pooled-lock failures, and the locks ready / in flight
+        now."""
+        from .confidential.lockpool import stats_dict
+
+        return dict(stats_dict(self._runtime.config.lock_pool))

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from atoma_sdk import confidential_chat, confidential_embeddings
+from atoma_sdk._runtime.forms import split
 from atoma_sdk._runtime.operation import RequestOptions
-from atoma_sdk._runtime.seam import split
 from atoma_sdk.sdk import AtomaSDK
 from atoma_sdk.types import UNSET
 
@@ -23,11 +23,11 @@ RAW = {
     "stack_small_id": 1,
 }
 HI = [{"role": "user", "content": "hi"}]
-OP, FORMS = confidential_chat._CREATE_STREAM, confidential_chat._CREATE_STREAM_FORMS
+FORMS = confidential_chat.CREATE_STREAM_FORMS
 
 
 def test_raw_form_keeps_wire_names_and_forces_stream() -> None:
-    call = split(OP, FORMS, {**RAW, "num_compute_units": None, "timeout_ms": 5, "extra_body": {"x": 1}})
+    call = split(FORMS, {**RAW, "num_compute_units": None, "timeout_ms": 5, "extra_body": {"x": 1}})
     assert not call.plaintext
     assert call.params == {**RAW, "num_compute_units": None, "stream": True}
     assert call.options == RequestOptions(UNSET, None, 5, None, {"x": 1})
@@ -35,7 +35,7 @@ def test_raw_form_keeps_wire_names_and_forces_stream() -> None:
 
 def test_plaintext_form_carries_verification_and_options() -> None:
     policy = object()
-    call = split(OP, FORMS, {"messages": HI, "model": "m", "temperature": 0.1, "verification": policy})
+    call = split(FORMS, {"messages": HI, "model": "m", "temperature": 0.1, "verification": policy})
     assert call.plaintext and call.verification is policy
     assert call.params == {"messages": HI, "model": "m", "temperature": 0.1, "stream": True}
 
@@ -58,14 +58,13 @@ def test_plaintext_form_carries_verification_and_options() -> None:
 )
 def test_keywords_that_fit_no_form_raise_type_error(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(TypeError) as info:
-        split(OP, FORMS, kwargs)
+        split(FORMS, kwargs)
     assert message in str(info.value)
 
 
 def test_type_errors_never_quote_values() -> None:
     with pytest.raises(TypeError) as info:
         split(
-            OP,
             FORMS,
             {**RAW, "ciphertext": "SECRET-CANARY", "messages": [{"role": "user", "content": "CANARY"}]},
         )
@@ -90,8 +89,7 @@ async def test_async_methods_raise_the_same(anyio_backend: str) -> None:
 
 
 def test_embeddings_plaintext_marker_is_input() -> None:
-    forms = confidential_embeddings._CREATE_FORMS
-    call = split(confidential_embeddings._CREATE, forms, {"input": "x", "model": "m"})
+    call = split(confidential_embeddings.CREATE_FORMS, {"input": "x", "model": "m"})
     assert call.plaintext and call.params == {"input": "x", "model": "m"}
 
 
@@ -105,6 +103,8 @@ def test_touching_a_resource_builds_no_model() -> None:
         "sdk = AtomaSDK(bearer_auth='t')\n"
         "sdk.chat, sdk.confidential_chat, sdk.models_\n"
         "assert not [m for m in sys.modules if m.startswith('atoma_sdk.models.')], 'model modules imported'\n"
+        "layer = [m for m in sys.modules if m.split('.')[:2] == ['atoma_sdk', 'confidential']]\n"
+        "assert not layer, 'the confidential layer was imported'\n"
         "assert sdk.chat is sdk.chat\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -87,6 +87,68 @@ async def exact_async(sdk: AtomaSDK) -> None:
     )
     result = await sdk.confidential_completions.create_async(prompt="p", model="m")
     assert_type(result, models.CompletionsResponse)
+    assert_type(
+        await sdk.chat.create_async(messages=hi, model="m", stream=True),
+        EventStreamAsync[models.ChatCompletionStreamResponse],
+    )
+    assert_type(
+        await sdk.confidential_chat.create_async(messages=hi, model="m", stream=True),
+        ConfidentialStreamAsync[models.ChatCompletionStreamResponse],
+    )
+    assert_type(
+        await sdk.confidential_completions.create_async(prompt="p", model="m", stream=True),
+        ConfidentialStreamAsync[models.CompletionsStreamResponse],
+    )
+    assert_type(
+        await sdk.confidential_chat.create_stream_async(messages=hi, model="m", stream=True),
+        ConfidentialStreamAsync[models.ChatCompletionStreamResponse],
+    )
+
+
+def stream_forms(sdk: AtomaSDK, flag: bool) -> None:
+    # stream=True returns what create_stream returns; stream=False and a plain bool type as openai-python
+    # does.
+    hi: list[models.ChatCompletionMessageTypedDict] = [{"role": "user", "content": "hi"}]
+    chunks = EventStream[models.ChatCompletionStreamResponse]
+    sealed = ConfidentialStream[models.ChatCompletionStreamResponse]
+    assert_type(sdk.chat.create(messages=hi, model="m", stream=True), chunks)
+    assert_type(sdk.chat.create(messages=hi, model="m", stream=False), models.ChatCompletionResponse)
+    assert_type(sdk.chat.create(messages=hi, model="m", stream=None), models.ChatCompletionResponse)
+    assert_type(sdk.chat.create(messages=hi, model="m", stream=flag), models.ChatCompletionResponse | chunks)
+    assert_type(
+        sdk.completions.create(prompt="p", model="m", stream=True),
+        EventStream[models.CompletionsStreamResponse],
+    )
+    assert_type(sdk.completions.create(prompt="p", model="m"), models.CompletionsResponse)
+    assert_type(sdk.chat.create_stream(messages=hi, model="m", stream=True), chunks)
+    assert_type(sdk.confidential_chat.create(messages=hi, model="m", stream=True), sealed)
+    assert_type(
+        sdk.confidential_chat.create(messages=hi, model="m", stream=False), models.ChatCompletionResponse
+    )
+    assert_type(
+        sdk.confidential_chat.create(messages=hi, model="m", stream=flag),
+        models.ChatCompletionResponse | sealed,
+    )
+    assert_type(
+        sdk.confidential_completions.create(prompt="p", model="m", stream=True),
+        ConfidentialStream[models.CompletionsStreamResponse],
+    )
+    assert_type(sdk.confidential_chat.create_stream(messages=hi, model="m", stream=True), sealed)
+    assert_type(
+        sdk.confidential_chat.create_stream(
+            ciphertext="c", client_dh_public_key="k", model_name="m", node_dh_public_key="n", nonce="o",
+            plaintext_body_hash="h", salt="s", stack_small_id=1, stream=True,
+        ),
+        EventStream[models.ConfidentialComputeStreamResponse],
+    )
+    assert_type(
+        sdk.confidential_chat.create(
+            ciphertext="c", client_dh_public_key="k", model_name="m", node_dh_public_key="n", nonce="o",
+            plaintext_body_hash="h", salt="s", stack_small_id=1, stream=False,
+        ),
+        models.ConfidentialComputeResponse,
+    )
+    reveal_type(sdk.confidential_chat.create(messages=hi, model="m", stream=True))
 """
 
 BAD = [
@@ -96,7 +158,10 @@ BAD = [
     'sdk.confidential_chat.create(messages=[{"role": "user", "content": "hi"}], model="m", ciphertext="c")',
     "sdk.nodes.nodes_create_lock(model=3)",
     'sdk.chat.create(messages=[], model="m", response_format={"type": "text", "json_shema": None})',
-    'sdk.chat.create_stream(messages=[], model="m", stream=True)',
+    'sdk.chat.create_stream(messages=[], model="m", stream=False)',
+    'sdk.confidential_chat.create_stream(messages=[], model="m", stream=False)',
+    'sdk.confidential_chat.create(ciphertext="c", client_dh_public_key="k", model_name="m",'
+    ' node_dh_public_key="n", nonce="o", plaintext_body_hash="h", salt="s", stack_small_id=1, stream=True)',
 ]
 
 
@@ -165,3 +230,7 @@ def test_mypy_strict_accepts_examples_and_rejects_mistakes(tmp_path: Path) -> No
     assert good_errors == [], out
     bad_lines = {int(m.group(1)) for m in re.finditer(r"bad_examples\.py:(\d+): error:", out)}
     assert bad_lines == set(expected), out
+    revealed = [line for line in out.splitlines() if "Revealed type is" in line]
+    assert len(revealed) == 1, out
+    assert '"atoma_sdk.confidential.stream.ConfidentialStream[' in revealed[0], out
+    assert "ChatCompletionStreamResponse]" in revealed[0], out

@@ -1,8 +1,9 @@
 """What a generated method hands to the runtime: an operation descriptor and per-call options.
 
-Generated resource modules define one module-level :class:`Operation` per API operation and call
-``self._runtime.call(op, params, options)`` (or ``stream`` / ``call_async`` / ``stream_async``).
-Models are named, not imported, so touching a resource builds no pydantic class.
+Generated resource modules define one public module-level :class:`Operation` per API operation
+(``CREATE``, ``CREATE_STREAM``, ...) and call ``self._runtime.call(op, params, options)`` (or ``stream`` /
+``call_async`` / ``stream_async``). Models are named, not imported, so touching a resource builds no
+pydantic class. This module imports nothing else of the runtime (``core`` and ``retrying`` import it).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from ..types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
     from ..utils.retries import RetryConfig
-    from .core import Runtime
 
 T = TypeVar("T")
 
@@ -69,11 +69,3 @@ class RequestOptions:
     http_headers: Mapping[str, str] | None = None
     extra_body: Mapping[str, Any] | None = None
 
-
-class Resource:
-    """Base of generated resources: holds the SDK's runtime."""
-
-    __slots__ = ("_runtime",)
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime

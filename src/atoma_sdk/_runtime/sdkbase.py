@@ -34,7 +34,9 @@ class SDKBase:
     later ones wait their turn (see ``_runtime.clients.DEFAULT_MAX_IN_FLIGHT``).
 
     ``lock_prefetch=True`` keeps a small pool of pre-acquired confidential node locks per model (see
-    ``atoma_sdk.confidential.lockpool`` and docs/confidential-latency.md); :meth:`close` stops it.
+    ``atoma_sdk.confidential.lockpool`` and docs/confidential-latency.md); :meth:`close` stops it. The runtime
+    never imports the pool: it only closes whatever ``config.lock_pool`` holds, and the generated facade's
+    ``lock_pool_stats`` reads its counters.
     """
 
     def __init__(  # Speakeasy-compatible positional signature
@@ -80,13 +82,6 @@ class SDKBase:
     def sdk_configuration(self) -> SDKConfig:
         """The resolved settings (Speakeasy name)."""
         return self._runtime.config
-
-    def lock_pool_stats(self) -> dict[str, int]:
-        """Counters of the confidential lock prefetch pool (``lock_prefetch=True``): lock calls, hits, misses,
-        wasted locks, stack purchases, pooled-lock failures, and the locks ready / in flight now."""
-        from ..confidential.lockpool import stats_dict
-
-        return dict(stats_dict(self._runtime.config.lock_pool))
 
     def close(self) -> None:
         """Stop lock prefetching and close the clients the SDK created (user-supplied clients stay open)."""

@@ -56,7 +56,8 @@ class CompletionsRequest(BaseModel):
     #: Up to 4 sequences where the API will stop generating further tokens
     stop: OptionalNullable[list[str]] = UNSET
 
-    #: Whether to stream back partial progress
+    #: Whether to stream back partial progress. `stream=True` returns the same stream `create_stream`
+    #: returns.
     stream: OptionalNullable[bool] = UNSET
 
     #: Options for streaming response. Only set this when you set stream: true.

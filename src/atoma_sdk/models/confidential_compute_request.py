@@ -43,7 +43,8 @@ class ConfidentialComputeRequest(BaseModel):
     #: Unique identifier for the small stack being used
     stack_small_id: int
 
-    #: Indicates whether this is a streaming request
+    #: Whether the encrypted request streams. The raw wire form of `create` accepts only false; call
+    #: `create_stream` for a stream.
     stream: OptionalNullable[bool] = UNSET
 
 

@@ -82,7 +82,8 @@ class CreateChatCompletionRequest(BaseModel):
     #: Up to 4 sequences where the API will stop generating further tokens
     stop: OptionalNullable[list[str]] = UNSET
 
-    #: Whether to stream back partial progress. Must be false for this request type.
+    #: Whether to stream back partial progress. `stream=True` returns the same stream `create_stream`
+    #: returns.
     stream: OptionalNullable[bool] = UNSET
 
     #: Options for streaming response. Only set this when you set stream: true.

@@ -23,15 +23,15 @@ FORWARDED_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Path suffix -> (flow, operation, stream operation). "/chat/completions" must be tried before "/completions".
 _ROUTES: Final[tuple[tuple[str, str, Operation[Any], Operation[Any] | None], ...]] = (
-    ("/chat/completions", "chat", confidential_chat._CREATE, confidential_chat._CREATE_STREAM),
+    ("/chat/completions", "chat", confidential_chat.CREATE, confidential_chat.CREATE_STREAM),
     (
         "/completions",
         "completions",
-        confidential_completions._CREATE,
-        confidential_completions._CREATE_STREAM,
+        confidential_completions.CREATE,
+        confidential_completions.CREATE_STREAM,
     ),
-    ("/embeddings", "embeddings", confidential_embeddings._CREATE, None),
-    ("/images/generations", "images", confidential_images._GENERATE, None),
+    ("/embeddings", "embeddings", confidential_embeddings.CREATE, None),
+    ("/images/generations", "images", confidential_images.GENERATE, None),
 )
 
 

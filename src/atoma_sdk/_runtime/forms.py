@@ -1,29 +1,26 @@
-"""The confidential seam: how a generated confidential method picks its form and where it sends it.
+"""The two keyword forms of a generated confidential method, and how a call's keywords pick one.
 
 Every generated confidential method (``create``, ``create_stream``, ``generate`` and their ``_async`` twins)
 accepts two keyword forms, described by a :class:`ConfidentialForms` constant next to its operation:
 
-* the raw wire form (``ciphertext=..., client_dh_public_key=..., ...``): sent as is through
-  ``Runtime.call`` / ``Runtime.stream`` (and their async twins);
+* the raw wire form (``ciphertext=..., client_dh_public_key=..., ...``), sent as is;
 * the plaintext form (``messages=...`` / ``prompt=...`` / ``input=...`` and the rest of the plaintext request,
-  plus ``verification=``): handed to ``atoma_sdk.confidential.seam.run``, imported on first use.
+  plus ``verification=``), encrypted by the confidential layer.
 
-Which form is meant is decided here, once, for sync and async alike. Messages name keywords, never values.
+This module only parses keywords (pure, no I/O); the methods hand the call to
+``atoma_sdk.confidential.seam.dispatch``, which the runtime never imports. Messages name keywords, never
+values.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .operation import Operation, RequestOptions
+from .operation import RequestOptions
 
-if TYPE_CHECKING:
-    from .core import Runtime
-
-__all__ = ["OPTION_NAMES", "ConfidentialForms", "Dispatch", "dispatch_confidential", "split"]
+__all__ = ["OPTION_NAMES", "ConfidentialForms", "Dispatch", "split"]
 
 #: Per-call options every generated method takes (the fields of :class:`RequestOptions`).
 OPTION_NAMES = ("retries", "server_url", "timeout_ms", "http_headers", "extra_body")
@@ -34,13 +31,16 @@ _VERIFICATION = "verification"
 class ConfidentialForms:
     """The keywords of a confidential method's two forms (keyword -> JSON wire name)."""
 
+    #: The method as users call it (``"confidential_chat.create"``), for messages.
+    method: str
     raw: Mapping[str, str]
     raw_required: tuple[str, ...]
     plain: Mapping[str, str]
     plain_required: tuple[str, ...]
     #: The plaintext keyword whose presence selects the plaintext form (``messages``, ``prompt``, ``input``).
     marker: str
-    #: Body values the method always sends (``("stream", True)`` for stream methods).
+    #: Body values the method always sends (``("stream", True)`` for stream methods). A caller may pass the
+    #: keyword, with this value only.
     raw_fixed: tuple[tuple[str, Any], ...] = ()
     plain_fixed: tuple[tuple[str, Any], ...] = ()
 
@@ -59,9 +59,9 @@ def _names(keys: Any) -> str:
     return ", ".join(sorted(keys))
 
 
-def split(op: Operation[Any], forms: ConfidentialForms, kwargs: Mapping[str, Any]) -> Dispatch:
+def split(forms: ConfidentialForms, kwargs: Mapping[str, Any]) -> Dispatch:
     """Decide the form of a call and split its keywords; TypeError when the keywords fit neither form."""
-    where = f"{op.operation_id}()"
+    where = f"{forms.method}()"
     options = RequestOptions(**{k: kwargs[k] for k in OPTION_NAMES if k in kwargs})
     given = {k: v for k, v in kwargs.items() if k not in OPTION_NAMES}
     raw_only = [k for k in forms.raw if k not in forms.plain and k in given]
@@ -76,6 +76,10 @@ def split(op: Operation[Any], forms: ConfidentialForms, kwargs: Mapping[str, Any
             f"{where} needs either the plaintext form ({forms.marker}=..., ...) or the raw wire form "
             f"({', '.join(forms.raw_required)})"
         )
+    fixed = dict(forms.plain_fixed if plaintext else forms.raw_fixed)
+    for key, value in fixed.items():
+        if key in given and given.pop(key) != value:
+            raise TypeError(f"{where} only accepts {key}={value!r}")
     allowed = set(forms.plain) | {_VERIFICATION} if plaintext else set(forms.raw)
     unknown = [k for k in given if k not in allowed]
     if unknown:
@@ -87,36 +91,5 @@ def split(op: Operation[Any], forms: ConfidentialForms, kwargs: Mapping[str, Any
         raise TypeError(f"{where} is missing required keyword argument(s): {_names(missing)}")
     mapping = forms.plain if plaintext else forms.raw
     params = {mapping[k]: v for k, v in given.items() if k != _VERIFICATION}
-    params.update(forms.plain_fixed if plaintext else forms.raw_fixed)
+    params.update(fixed)
     return Dispatch(plaintext, params, options, given.get(_VERIFICATION))
-
-
-def dispatch_confidential(
-    runtime: Runtime,
-    op: Operation[Any],
-    forms: ConfidentialForms,
-    kwargs: Mapping[str, Any],
-    *,
-    stream: bool,
-    is_async: bool,
-) -> Any:
-    """Run a confidential method call; returns the result, or an awaitable of it when ``is_async``."""
-    call = split(op, forms, kwargs)
-    if call.plaintext:
-        flow = importlib.import_module("atoma_sdk.confidential.seam")
-        return flow.run(
-            runtime,
-            op,
-            call.params,
-            call.options,
-            verification=call.verification,
-            stream=stream,
-            is_async=is_async,
-        )
-    if stream:
-        if is_async:
-            return runtime.stream_async(op, call.params, call.options)
-        return runtime.stream(op, call.params, call.options)
-    if is_async:
-        return runtime.call_async(op, call.params, call.options)
-    return runtime.call(op, call.params, call.options)
