@@ -27,6 +27,7 @@ __all__ = [
     "InternalServerError",
     "KeyMismatchError",
     "LockedError",
+    "NodeRejectedError",
     "NonceReuseError",
     "NotFoundError",
     "PaymentRequiredError",
@@ -40,6 +41,7 @@ __all__ = [
     "UnprocessableEntityError",
     "error_for_status",
     "request_id",
+    "reworded",
 ]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-atoma-request-id")
@@ -136,6 +138,11 @@ class RateLimitError(APIError):
 
 class InternalServerError(APIError):
     """500 and other 5XX statuses without a more specific class."""
+
+
+class NodeRejectedError(InternalServerError):
+    """500 ``Bad Request``: the node refused the request itself (bad inner JSON, unsupported model, hash
+    mismatch). Deterministic, so never retried: each retry would only take and spend a new lock."""
 
 
 class ServiceUnavailableError(APIError):
@@ -238,6 +245,26 @@ def _describe(status: int, body: Any) -> str:
     return f"Status {status}" + (f": {text}" if text else "")
 
 
+#: The proxy's message when the node answered 400 (protocol.md §12.3).
+_NODE_REJECTED = "Bad Request"
+_NODE_REJECTED_PREFIX = "Status 500: the node rejected the request (deterministic, not retried)"
+
+
+def _node_rejected(status: int, body: Any) -> bool:
+    if status != 500 or not isinstance(body, Mapping):
+        return False
+    error = body.get("error")
+    message = error.get("message") if isinstance(error, Mapping) else error
+    return isinstance(message, str) and message.strip() == _NODE_REJECTED
+
+
+def reworded(error: APIError, message: str) -> APIError:
+    """``error`` with a clearer message (same class, status, headers and body)."""
+    return type(error)(
+        message, error.raw_response, error.body, status_code=error.status_code, headers=error.headers
+    )
+
+
 def error_for_status(
     status_code: int,
     content: bytes,
@@ -246,5 +273,10 @@ def error_for_status(
 ) -> APIError:
     """Build the typed :class:`APIError` for an error status and its body bytes."""
     body = _parse_body(content) if content else None
+    if _node_rejected(status_code, body):
+        return NodeRejectedError(
+            f"{_NODE_REJECTED_PREFIX}: {_describe(status_code, body).removeprefix('Status 500: ')}",
+            raw_response, body, status_code=status_code, headers=headers,
+        )
     cls = _BY_STATUS.get(status_code) or (InternalServerError if status_code >= 500 else APIError)
     return cls(_describe(status_code, body), raw_response, body, status_code=status_code, headers=headers)

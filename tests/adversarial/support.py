@@ -11,7 +11,7 @@ from typing import Any
 from atoma_sdk import AtomaSDK, VerificationPolicy
 from atoma_sdk.local import LocalNode
 from atoma_sdk.local.config import CHAT_MODEL
-from atoma_sdk.local.model import chat_completion
+from atoma_sdk.local.model import chat_completion, chat_completion_chunks
 from atoma_sdk.local.tamper import TamperingProxy
 from atoma_sdk.utils import BackoffStrategy, RetryConfig
 
@@ -34,6 +34,25 @@ def expected_text(prompt: str = "What does the local node answer?") -> str:
     ]
     assert isinstance(content, str)
     return content
+
+
+def honest_chunks(prompt: str = "What does the local node answer?") -> list[dict[str, Any]]:
+    """The plaintext chunks the local node streams for ``messages(prompt)`` (usage chunk last)."""
+    return chat_completion_chunks({"model": MODEL, "messages": messages(prompt)})
+
+
+def text_chunk_indices(chunks: list[dict[str, Any]]) -> list[int]:
+    """Indices of the chunks whose first choice carries text (whatever the node's chunking)."""
+    return [
+        i for i, c in enumerate(chunks) if c["choices"] and c["choices"][0].get("delta", {}).get("content")
+    ]
+
+
+def signed_tokens(chunks: list[dict[str, Any]]) -> int:
+    """The ``completion_tokens`` of a stream's usage chunk."""
+    tokens = chunks[-1]["usage"]["completion_tokens"]
+    assert isinstance(tokens, int)
+    return tokens
 
 
 def make_sdk(url: str, node: LocalNode, **kwargs: Any) -> AtomaSDK:

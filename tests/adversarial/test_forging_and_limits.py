@@ -3,13 +3,14 @@
 - A proxy that hands out its own X25519 key and answers itself is caught by pinning the node's Sui signer.
 - A proxy that substitutes the key and *relays* to the real node reads the prompt, yet every answer verifies
   (even pinned): only attestation of the node key (``VerificationPolicy(attestation="enforce")``) closes that.
-- A duplicated or reordered chunk of the same stream is indistinguishable from repeated tokens; the receipt's
-  chunk-count check flags a duplicate or a drop when ``usage.completion_tokens`` disagrees.
+- A duplicated chunk of the same stream verifies on its own; duplicates are detected once the chunks with text
+  outnumber the signed ``usage.completion_tokens`` (IntegrityError). Drops within it and reordering are not.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import pytest
@@ -19,7 +20,16 @@ from atoma_sdk.confidential.policy import ConfidentialityWarning
 from atoma_sdk.local import LocalNode
 from atoma_sdk.local.tamper import Exchange, Relayed
 
-from .support import CHAT_PATH, MODEL, expected_text, messages, proxied
+from .support import (
+    CHAT_PATH,
+    MODEL,
+    expected_text,
+    honest_chunks,
+    messages,
+    proxied,
+    signed_tokens,
+    text_chunk_indices,
+)
 
 PROMPT = "my SSN is 078-05-1120"
 
@@ -101,51 +111,54 @@ def test_key_holding_rewrite_signed_by_the_proxy_fails_the_pin(node: LocalNode) 
 # -- the stream limits -------------------------------------------------------------------------------------
 
 
-def test_duplicated_chunk_passes_but_the_chunk_count_flags_it(reusing_node: LocalNode) -> None:
-    """With today's nonce reuse a duplicated chunk is byte-identical to an honest repeated token."""
-    seen: list[list[str]] = []
+def test_duplicates_beyond_the_signed_count_raise(reusing_node: LocalNode) -> None:
+    """With today's nonce reuse a duplicated chunk verifies on its own; the signed count exposes it."""
+    chunks = honest_chunks()
+    first_text = text_chunk_indices(chunks)[0]
+    copies = signed_tokens(chunks) - len(text_chunk_indices(chunks)) + 1
 
     def duplicate(exchange: Exchange, events: list[str]) -> list[str]:
-        seen.append(events)
-        return [*events[:5], events[4], *events[5:]] if exchange.path == CHAT_PATH else events
+        if exchange.path != CHAT_PATH:
+            return events
+        return [*events[: first_text + 1], *[events[first_text]] * copies, *events[first_text + 1 :]]
 
     with proxied(reusing_node, mutate_events=duplicate) as (_, sdk):
         stream = sdk.confidential_chat.create_stream(messages=messages(), model=MODEL)
-        with pytest.warns(ConfidentialityWarning, match="content chunks"):
-            text = stream.text()
-    honest = seen[0]
-    assert honest[1] == honest[2], "the model repeats its second token: identical bytes on the wire"
-    assert text != expected_text() and stream.receipt.complete
-    assert stream.receipt.chunk_count_matches is False
-    assert "chunk-count-mismatch" in stream.receipt.warnings
-
-
-def test_dropped_content_chunk_is_flagged_by_the_chunk_count(node: LocalNode) -> None:
-    def drop(exchange: Exchange, events: list[str]) -> list[str]:
-        return [*events[:4], *events[5:]] if exchange.path == CHAT_PATH else events
-
-    with proxied(node, mutate_events=drop) as (_, sdk):
-        stream = sdk.confidential_chat.create_stream(messages=messages(), model=MODEL)
-        with pytest.warns(ConfidentialityWarning, match="dropped or duplicated"):
+        with pytest.raises(errors.IntegrityError, match="duplicated or replayed"):
             stream.text()
-    assert stream.receipt.chunk_count_matches is False
+    assert stream.receipt.chunk_count_within_bound is False
+
+
+def test_dropped_content_chunk_is_not_flagged(node: LocalNode) -> None:
+    """Fewer chunks with text than tokens is what honest engines send (multi-token chunks, EOS)."""
+    dropped = text_chunk_indices(honest_chunks())[1]
+
+    def drop(exchange: Exchange, events: list[str]) -> list[str]:
+        return [*events[:dropped], *events[dropped + 1 :]] if exchange.path == CHAT_PATH else events
+
+    with proxied(node, mutate_events=drop) as (_, sdk), warnings.catch_warnings():
+        warnings.filterwarnings("error", message="the stream had", category=ConfidentialityWarning)
+        stream = sdk.confidential_chat.create_stream(messages=messages(), model=MODEL)
+        text = stream.text()
+    assert text != expected_text() and stream.receipt.chunk_count_within_bound is True
 
 
 def test_reordered_chunks_are_undetectable(node: LocalNode) -> None:
     """Swapping two distinct content chunks of one stream: every check passes (no sequence number exists)."""
+    a, b = text_chunk_indices(honest_chunks())[:2]
 
     def swap(exchange: Exchange, events: list[str]) -> list[str]:
         if exchange.path != CHAT_PATH:
             return events
         events = list(events)
-        events[4], events[5] = events[5], events[4]
+        events[a], events[b] = events[b], events[a]
         return events
 
     with proxied(node, mutate_events=swap) as (_, sdk):
         stream = sdk.confidential_chat.create_stream(messages=messages(), model=MODEL)
         text = stream.text()
-    assert stream.receipt.complete and stream.receipt.chunk_count_matches is True
-    assert sorted(text.split()) == sorted(expected_text().split())
+    assert stream.receipt.complete and stream.receipt.chunk_count_within_bound is True
+    assert sorted(text) == sorted(expected_text())
 
 
 def test_duplicate_under_unique_nonces_is_caught_by_the_nonce_check(node: LocalNode) -> None:

@@ -298,7 +298,7 @@ def test_honest_proxy_changes_nothing(node: LocalNode) -> None:
         stream = sdk.confidential_chat.create_stream(messages=messages(), model=MODEL)
         text = stream.text()
     assert answer.choices[0].message.content == text == expected_text()
-    assert stream.receipt.complete and stream.receipt.chunk_count_matches
+    assert stream.receipt.complete and stream.receipt.chunk_count_within_bound
     tokens = chat_completion_chunks({"model": MODEL, "messages": messages()})
     contents = [c["choices"][0]["delta"]["content"] for c in tokens if c["choices"]]
     assert len(set(contents)) < len(contents), "the model repeats a token: the honest stream has equal chunks"

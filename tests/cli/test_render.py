@@ -29,6 +29,7 @@ def _receipt(**changes: object) -> Receipt:
         chunks=5,
         content_chunks=4,
         completion_tokens=4,
+        chunk_count_within_bound=True,
         attempts=2,
     )
     for name, value in changes.items():
@@ -47,7 +48,7 @@ def test_receipt_lines() -> None:
         "signature": "verified",
         "attestation": "not checked (no attestation source configured; the node key is trusted as served)",
         "nonce reuse": "no",
-        "chunks": "5 (4 with text, 4 completion tokens)",
+        "chunks": "5 (4 with text, 4 completion tokens): within the signed count",
         "attempts": "2",
     }
 
@@ -103,3 +104,10 @@ def test_error_lines_are_single_lines_without_secrets(monkeypatch: pytest.Monkey
     assert "sekrit-token" not in bug and "KeyError" in bug
     _, verification = describe_error(errors.IntegrityError("hash mismatch"))
     assert verification == "verification failed: hash mismatch"
+
+
+def test_receipt_lines_flag_an_exceeded_chunk_count_and_skip_buffered_counts() -> None:
+    text = "\n".join(format_receipt(_receipt(content_chunks=6, chunk_count_within_bound=False)))
+    assert "6 with text, 4 completion tokens): MORE than the signed count" in text
+    buffered = "\n".join(format_receipt(_receipt(stream_mode="buffer", chunk_count_within_bound=None)))
+    assert "within" not in buffered and "MORE" not in buffered and "avoided" in buffered

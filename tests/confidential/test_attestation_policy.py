@@ -102,6 +102,20 @@ def test_substituted_key_is_refused_after_one_relock(
     assert "/v1/confidential/chat/completions" not in paths.seen
 
 
+def test_a_relock_after_a_nonce_mismatch_is_not_an_attempt(
+    sdk: AtomaSDK, node: LocalNode, paths: Paths, attestor: SyntheticAttestor
+) -> None:
+    keys = [bytes(range(32))]  # the first lock's evidence commits to another key (a rotation race)
+
+    def key_of() -> bytes:
+        return keys.pop() if keys else node_key(node)
+
+    policy = VerificationPolicy(attestation="enforce", attestation_verifier=verifier_for(attestor, key_of))
+    result = sdk.confidential_chat.create(messages=MESSAGES, model=CHAT_MODEL, verification=policy)
+    assert result.receipt is not None and result.receipt.attestation == "verified"
+    assert paths.seen.count("/v1/nodes/lock") == 2 and result.receipt.attempts == 1
+
+
 def test_wrong_rotation_nonce_is_refused(sdk: AtomaSDK, node: LocalNode, attestor: SyntheticAttestor) -> None:
     verifier = verifier_for(attestor, lambda: node_key(node), nonce=ROTATION_NONCE + 1)
     with pytest.raises(errors.AttestationError):

@@ -100,11 +100,11 @@ def test_stream_yields_verified_chunks_and_keeps_usage(sdk: AtomaSDK) -> None:
         stream = sdk.confidential_chat.create_stream(messages=MESSAGES, model=CHAT_MODEL)
         texts = [item.data.choices[0].delta.content or "" for item in stream]
     assert "".join(texts) == expected_text()
-    assert all(item_texts for item_texts in texts[1:])
-    assert len(texts) == len(set(texts)) + (len(texts) - len(set(texts)))  # repeated tokens allowed
-    assert stream.usage is not None and stream.usage.completion_tokens == len(texts)
+    with_text = [text for text in texts if text]
+    assert stream.usage is not None and 0 < len(with_text) <= stream.usage.completion_tokens
     receipt = stream.receipt
-    assert receipt.complete and receipt.nonce_reuse and receipt.chunk_count_matches
+    assert receipt.complete and receipt.nonce_reuse and receipt.chunk_count_within_bound is True
+    assert receipt.content_chunks == len(with_text) and receipt.stream_mode is None
     assert [w.category for w in caught if "nonce" in str(w.message)] == [ConfidentialityWarning]
 
 
@@ -112,8 +112,9 @@ def test_repeated_tokens_arrive_as_identical_chunks(sdk: AtomaSDK) -> None:
     stream = sdk.confidential_chat.create_stream(messages=MESSAGES, model=CHAT_MODEL, max_tokens=6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConfidentialityWarning)
-        texts = [item.data.choices[0].delta.content for item in stream]
-    assert len(texts) == 6 and len(set(texts)) < 6  # the model repeats its third token
+        texts = [item.data.choices[0].delta.content or "" for item in stream]
+    assert "".join(texts) == expected_text(max_tokens=6)
+    assert 0 < len([text for text in texts if text]) <= 6  # never more chunks with text than max_tokens
 
 
 def test_nonce_reuse_raise_policy(sdk: AtomaSDK) -> None:
@@ -181,14 +182,83 @@ def test_other_confidential_operations(sdk: AtomaSDK, recorder: Recorder) -> Non
     assert [b.get("max_num_tokens") for b in lock_bodies] == [8192, None, 256 * 256 * 2]
 
 
-def test_completions_stream(sdk: AtomaSDK) -> None:
+COMPLETIONS_PATH = "/v1/confidential/completions"
+
+
+def _completions_bodies(recorder: Recorder) -> list[dict[str, Any]]:
+    return [body for path, body in recorder.bodies if path == COMPLETIONS_PATH]
+
+
+def test_completions_stream_is_buffered_by_default(sdk: AtomaSDK, recorder: Recorder) -> None:
+    """The proxy drops native completions chunks (protocol.md §12.1): one non-streamed request instead."""
+    expected = sdk.confidential_completions.create(prompt="Say something", model=CHAT_MODEL, max_tokens=5)
+    recorder.bodies.clear()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConfidentialityWarning)
+        # No stream nonces: nothing to warn about (the unattested-key warning aside).
+        warnings.filterwarnings("error", message=".*nonce", category=ConfidentialityWarning)
         stream = sdk.confidential_completions.create_stream(
-            prompt="Say something", model=CHAT_MODEL, max_tokens=5
+            prompt="Say something", model=CHAT_MODEL, max_tokens=5,
+            stream_options={"include_usage": True},
         )
         texts = [item.data.choices[0].text for item in stream]
-    assert len(texts) == 5 and stream.receipt.complete
+    assert "".join(texts) == expected.choices[0].text
+    receipt = stream.receipt
+    assert receipt.complete and receipt.streamed and receipt.stream_mode == "buffer"
+    assert receipt.attempts == 1 and receipt.chunk_count_within_bound is None
+    assert stream.usage is not None and stream.usage.completion_tokens == receipt.completion_tokens
+    sent = _completions_bodies(recorder)
+    assert len(sent) == 1 and sent[0]["stream"] is False
+    assert recorder.paths().count("/v1/nodes/lock") == 1
+
+
+@pytest.mark.anyio
+async def test_completions_stream_is_buffered_by_default_async(sdk: AtomaSDK, recorder: Recorder) -> None:
+    stream = await sdk.confidential_completions.create_stream_async(
+        prompt="Say something", model=CHAT_MODEL, max_tokens=5, stream_options={"include_usage": True}
+    )
+    text = "".join([item.data.choices[0].text async for item in stream])
+    assert text and stream.receipt.stream_mode == "buffer" and stream.receipt.complete
+    sent = _completions_bodies(recorder)
+    assert len(sent) == 1 and sent[0]["stream"] is False
+
+
+def test_completions_stream_sends_one_request_per_attempt(
+    sdk: AtomaSDK, node: LocalNode, recorder: Recorder
+) -> None:
+    node.faults.fail_next(2, status=503, retry_after=0, route=COMPLETIONS_PATH)
+    stream = sdk.confidential_completions.create_stream(
+        prompt="Say something", model=CHAT_MODEL, max_tokens=5
+    )
+    assert "".join(item.data.choices[0].text for item in stream)
+    assert stream.receipt.attempts == 3 and stream.receipt.stream_mode == "buffer"
+    assert len(_completions_bodies(recorder)) == 3  # one per attempt, none after the 2XX
+    assert recorder.paths().count("/v1/nodes/lock") == 3
+
+
+def test_native_completions_stream_is_opt_in(sdk: AtomaSDK, recorder: Recorder) -> None:
+    policy = VerificationPolicy(completions_stream="native", nonce_reuse="ignore")
+    try:
+        stream = sdk.confidential_completions.create_stream(
+            prompt="Say something", model=CHAT_MODEL, max_tokens=5, verification=policy
+        )
+        list(stream)
+        assert stream.receipt.stream_mode is None and stream.receipt.complete
+    except errors.StreamTruncatedError:
+        pass  # a node that plays today's proxy drops every native completions chunk
+    sent = _completions_bodies(recorder)
+    assert len(sent) == 1 and sent[0]["stream"] is True
+
+
+def test_nonce_reuse_buffer_wins_over_native(sdk: AtomaSDK, recorder: Recorder) -> None:
+    policy = VerificationPolicy(completions_stream="native", nonce_reuse="buffer")
+    stream = sdk.confidential_completions.create_stream(
+        prompt="Say something", model=CHAT_MODEL, max_tokens=5, verification=policy,
+        stream_options={"include_usage": True},
+    )
+    assert "".join(item.data.choices[0].text for item in stream)
+    assert stream.receipt.stream_mode == "buffer"
+    (sent,) = _completions_bodies(recorder)
+    assert sent["stream"] is False
 
 
 # -- whole-unit retries --

@@ -94,7 +94,9 @@ def test_stream_over_loopback_with_signatures_off(sdk: AtomaSDK) -> None:
 
 def test_corrupted_chunk_still_fails_with_signatures_off(sdk: AtomaSDK, node: LocalNode) -> None:
     node.faults.corrupt_chunk(3)
-    stream = sdk.confidential_chat.create_stream(messages=MESSAGES, model=CHAT_MODEL, verification=OFF)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfidentialityWarning)  # signatures off: warned once per SDK
+        stream = sdk.confidential_chat.create_stream(messages=MESSAGES, model=CHAT_MODEL, verification=OFF)
     with pytest.raises(errors.IntegrityError):
         list(stream)
 

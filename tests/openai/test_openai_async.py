@@ -62,9 +62,18 @@ async def test_chat_stream_with_and_without_usage(
     assert len(receipts) == 2 and all(receipt.complete and receipt.streamed for receipt in receipts)
 
 
-async def test_completions_and_embeddings(client: AsyncConfidentialOpenAI) -> None:
+async def test_completions_and_embeddings(
+    client: AsyncConfidentialOpenAI, inner: AsyncCountingTransport, receipts: list[Receipt]
+) -> None:
     completion = await client.completions.create(model=CHAT_MODEL, prompt="async enclave", max_tokens=4)
     assert completion.choices[0].text
+    before = inner.paths["/v1/confidential/completions"]
+    stream = await client.completions.create(
+        model=CHAT_MODEL, prompt="async enclave", max_tokens=4, stream=True
+    )
+    assert "".join([chunk.choices[0].text async for chunk in stream]) == completion.choices[0].text
+    assert inner.paths["/v1/confidential/completions"] == before + 1
+    assert receipts[-1].stream_mode == "buffer"
     embeddings = await client.embeddings.create(model=EMBEDDING_MODEL, input=["one", "two words"])
     assert [entry.index for entry in embeddings.data] == [0, 1]
     assert all(len(entry.embedding) > 0 for entry in embeddings.data)

@@ -227,3 +227,21 @@ def test_dropped_connection_mid_stream_raises(client: ConfidentialOpenAI, node: 
         for chunk in stream:
             seen.append(chunk)
     assert len(seen) == 2
+
+
+def test_a_node_rejection_is_final_for_the_openai_client(
+    client: ConfidentialOpenAI, inner: CountingTransport
+) -> None:
+    """A node 400 (here: max_tokens out of range) is deterministic: x-should-retry false, one lock only."""
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model=CHAT_MODEL, messages=MESSAGES, max_tokens=10**9)
+    assert caught.value.status_code == 500
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert "node rejected the request" in caught.value.message
+    assert inner.paths[LOCK] == 1 and inner.paths[CONFIDENTIAL_CHAT] == 1
+
+
+def test_no_node_for_the_model_is_named(node: LocalNode, base_url: str) -> None:
+    client = ConfidentialOpenAI(api_key=node.api_key, base_url=base_url, max_retries=0)
+    with pytest.raises(openai.InternalServerError, match="acme/no-such-model"):
+        client.chat.completions.create(model="acme/no-such-model", messages=MESSAGES)

@@ -138,6 +138,7 @@ def test_a_failure_with_a_pooled_lock_drops_the_pool_and_retries_once_fresh(
     node.faults.fail_next(status=425, route=CHAT_PATH)
     result = chat(sdk)  # no retries configured: the fresh-lock retry is the pool's own
     assert result.receipt is not None and result.receipt.signature_verified
+    assert result.receipt.attempts == 1  # the pooled-lock fallback is part of the attempt
     stats = settled(sdk)
     assert (stats["pooled_failures"], stats["hits"]) == (1, 1)
     assert len(fresh_locks(recorder)) == 2
@@ -149,6 +150,16 @@ def test_without_prefetch_the_same_425_fails_the_call(node: LocalNode, recorder:
         node.faults.fail_next(status=425, route=CHAT_PATH)
         with pytest.raises(errors.TooEarlyError):
             chat(sdk)
+
+
+def test_a_node_rejection_with_a_pooled_lock_is_not_retried(
+    sdk: AtomaSDK, node: LocalNode, recorder: Recorder
+) -> None:
+    chat(sdk)
+    settled(sdk)
+    with pytest.raises(errors.NodeRejectedError):
+        chat(sdk, max_tokens=10**9)  # the node refuses it (500 "Bad Request")
+    assert settled(sdk)["pooled_failures"] == 0 and len(fresh_locks(recorder)) == 1
 
 
 def test_a_non_lock_failure_with_a_pooled_lock_is_not_retried(sdk: AtomaSDK, node: LocalNode) -> None:

@@ -113,14 +113,47 @@ def test_env_var_turns_on_atoma_sdk_logger(
     assert logging.getLogger().handlers == root_handlers and logging.getLogger().level == root_level
 
 
-def test_logging_is_off_by_default(
+def test_nothing_is_emitted_by_default(
     server: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ATOMASDK_DEBUG", raising=False)
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.WARNING)
     with SDK(server_url=server.url) as sdk:
         sdk._runtime.call(CHAT, PARAMS)
     assert not [r for r in caplog.records if r.name.startswith("atoma_sdk")]
+
+
+def test_a_level_set_later_by_the_application_takes_effect(
+    server: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Python convention: the application configures ``atoma_sdk``; no environment variable needed."""
+    monkeypatch.delenv("ATOMASDK_DEBUG", raising=False)
+    sdk_logger = logging.getLogger("atoma_sdk")
+    monkeypatch.setattr(sdk_logger, "level", logging.NOTSET)
+    with SDK(server_url=server.url) as sdk:
+        caplog.set_level(logging.WARNING)
+        sdk._runtime.call(CHAT, PARAMS)
+        assert not [r for r in caplog.records if r.name == "atoma_sdk"]
+        caplog.set_level(logging.DEBUG, logger="atoma_sdk")  # after the SDK was built
+        sdk._runtime.call(CHAT, PARAMS)
+    assert [r for r in caplog.records if r.name == "atoma_sdk" and "-> 200 (attempt 1" in r.getMessage()]
+
+
+def test_env_var_adds_no_handler_when_one_exists(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATOMASDK_DEBUG", "1")
+    sdk_logger = logging.getLogger("atoma_sdk")
+    monkeypatch.setattr(sdk_logger, "handlers", [])
+    monkeypatch.setattr(sdk_logger, "level", logging.NOTSET)
+    root = logging.getLogger()
+    handler = logging.NullHandler()
+    root.addHandler(handler)  # the application's handler: records reach it through propagation
+    try:
+        SDK(server_url=server.url).close()
+        assert sdk_logger.handlers == [] and sdk_logger.level == logging.DEBUG
+    finally:
+        root.removeHandler(handler)
 
 
 def test_repr_never_shows_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,10 +78,10 @@ def test_example_runs_against_a_local_node(
     monkeypatch.setenv("ATOMASDK_BEARER_AUTH", node.api_key)
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    attest._warned.clear()
+    attest._PROCESS.reset()
     printed = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(printed):
         warnings.simplefilter("ignore", ResourceWarning)
         warnings.simplefilter("ignore", ConfidentialityWarning)  # expected: the local node reuses nonces
         exec(compile(code, request.node.callspec.id, "exec"), {"__name__": "__main__"})
-    attest._warned.clear()
+    attest._PROCESS.reset()

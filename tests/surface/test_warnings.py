@@ -19,11 +19,11 @@ from .conftest import CHAT_MODEL, HELLO
 
 @pytest.fixture
 def caught() -> Iterator[list[warnings.WarningMessage]]:
-    attest._warned.clear()  # the attestation warning is issued once per process
+    attest._PROCESS.reset()  # the attestation warning is issued once per process
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
         yield records
-    attest._warned.clear()
+    attest._PROCESS.reset()
 
 
 def _here() -> int:
@@ -100,13 +100,13 @@ def test_warnings_through_confidential_openai_point_at_the_openai_call(
 
 
 def test_a_warning_filter_silences_them_by_category(node: LocalNode) -> None:
-    attest._warned.clear()
+    attest._PROCESS.reset()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", category=ConfidentialityWarning)
         with AtomaSDK(bearer_auth=node.api_key, server_url=node.url) as sdk:
             sdk.confidential_chat.create(messages=HELLO, model=CHAT_MODEL)
-    attest._warned.clear()
+    attest._PROCESS.reset()
 
 
 def test_the_helper_counts_frames_outside_the_sdk_only() -> None:

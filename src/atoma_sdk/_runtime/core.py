@@ -19,7 +19,7 @@ from ..types import UNSET
 from .clients import ClientPool, request_timeout
 from .config import SDKConfig, check_headers
 from .hooks import HookContext, Hooks
-from .logs import RequestLog, resolve_logger
+from .logs import RequestLog, current_attempt, resolve_logger
 from .operation import Operation, RequestOptions, RetryRule
 from .retrying import RetryState
 from .serde import decode_response, describe_validation_error, encode_request, parse_json
@@ -204,7 +204,7 @@ class Runtime:
     ) -> tuple[HookContext, httpx.Request]:
         """Build the request of one attempt and run the before-request hooks on it."""
         base_url = options.server_url.rstrip("/") if options.server_url else self.config.server_url
-        ctx = HookContext(op.operation_id, base_url, state.attempt, op.method, op.path)
+        ctx = HookContext(op.operation_id, base_url, current_attempt(state.attempt), op.method, op.path)
         timeout_ms = options.timeout_ms if options.timeout_ms is not None else self.config.timeout_ms
         timeout = request_timeout(
             self.config.http_timeout or client.timeout, timeout_ms, stream=stream,
@@ -251,7 +251,7 @@ class Runtime:
         delay = state.delay_for_exception(error)
         if delay is None:
             raise error
-        self.log.retry(ctx.method, ctx.path, state.attempt, delay)
+        self.log.retry(f"{ctx.method} {ctx.path}", state.attempt, error, delay)
         return None, delay
 
     def _after_exception(
@@ -266,7 +266,7 @@ class Runtime:
             if isinstance(error, httpx.TransportError):
                 raise map_transport_error(error) from error
             raise error
-        self.log.retry(ctx.method, ctx.path, state.attempt, delay)
+        self.log.retry(f"{ctx.method} {ctx.path}", state.attempt, error, delay)
         return delay
 
     def _decoder(self, op: Operation[Any], response: httpx.Response) -> Callable[[ServerSentEvent], Any]:

@@ -107,6 +107,8 @@ class RetryState:
 
         ``sent=False`` asserts the request never reached the server; ``None`` infers it from the error type.
         """
+        if isinstance(exc, errors.NodeRejectedError):
+            return None  # deterministic: a retry would only spend another lock
         if isinstance(exc, errors.APIError):
             if exc.status_code and sent is not False:
                 return self.delay_for_status(exc.status_code, exc.headers)

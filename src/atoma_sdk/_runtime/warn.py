@@ -12,7 +12,7 @@ import sys
 import warnings
 from types import FrameType
 
-__all__ = ["cli_message", "stacklevel", "warn"]
+__all__ = ["caller_location", "cli_message", "stacklevel", "warn"]
 
 #: Top-level packages whose frames are never "the caller": the SDK and libraries that call into it.
 _INTERNAL = frozenset({"atoma_sdk", "httpx", "httpx2", "httpcore", "openai", "anyio", "sniffio"})
@@ -33,6 +33,16 @@ def stacklevel(frame: FrameType | None = None) -> int:
         current = current.f_back
         level += 1
     return level
+
+
+def caller_location() -> tuple[str, int]:
+    """The module name and line :func:`warn` attributes a warning issued from here to."""
+    current: FrameType | None = sys._getframe(1)
+    while current is not None and _internal(current):
+        current = current.f_back
+    if current is None:
+        return "sys", 0
+    return str(current.f_globals.get("__name__", "<string>")), current.f_lineno
 
 
 def warn(text: str, category: type[Warning], *, python: str, cli: str) -> None:

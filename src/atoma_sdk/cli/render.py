@@ -28,6 +28,12 @@ _ATTESTATION = {
 }
 
 
+_BOUND: dict[bool | None, str] = {
+    True: ": within the signed count",
+    False: ": MORE than the signed count (duplicated or replayed)",
+}
+
+
 def format_receipt(receipt: Receipt) -> list[str]:
     """One confidential call's receipt as aligned ``name: value`` lines (identifiers and verdicts only)."""
     signer = f"{receipt.signer_address} ({receipt.signature_scheme}, {_pinning(receipt.signer_pinned)})"
@@ -48,7 +54,8 @@ def format_receipt(receipt: Receipt) -> list[str]:
         rows.append(("nonce reuse", reuse))
         if receipt.completion_tokens is not None:
             counts = f"{receipt.content_chunks} with text, {receipt.completion_tokens} completion tokens"
-            rows.append(("chunks", f"{receipt.chunks} ({counts})"))
+            verdict = _BOUND.get(receipt.chunk_count_within_bound, "")
+            rows.append(("chunks", f"{receipt.chunks} ({counts}){verdict}"))
     rows.append(("attempts", str(receipt.attempts)))
     width = max(len(name) for name, _ in rows) + 1
     return ["receipt:"] + [f"  {name + ':':<{width}} {value}" for name, value in rows]

@@ -1,25 +1,25 @@
 """The gate every confidential attempt passes before its prompt leaves the machine.
 
 Policy ``attestation``: ``"enforce"`` needs a verifier and a pass; ``"warn"`` (default) verifies when a
-verifier is configured and otherwise warns once per process that node keys are unauthenticated;
+verifier is configured and otherwise warns once per process that node keys are unauthenticated (a warning
+the filters ignored does not count);
 ``"off"`` skips it. A configured verifier that fails always fails the call. Node-key pins apply after.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from .._runtime.warn import warn
 from ..errors import AttestationError
 from .envelope import KEY_LEN, b64d
-from .policy import ConfidentialityWarning, VerificationPolicy
+from .notices import Once
+from .policy import VerificationPolicy
 from .receipt import Receipt
 
 __all__ = ["NONCE_MISMATCH", "AttestationGate"]
 
 NONCE_MISMATCH = "nonce-mismatch"
-_warned = threading.Event()
+_PROCESS = Once()
 _UNAUTHENTICATED = (
     "node keys are not attested: no attestation source is configured, so a malicious proxy could hand out "
     "its own key"
@@ -50,9 +50,7 @@ class AttestationGate:
                 raise AttestationError(
                     "attestation is enforced but no attestation source is configured", "source-unavailable"
                 )
-            if not _warned.is_set():
-                _warned.set()
-                warn(_UNAUTHENTICATED, ConfidentialityWarning, python=_ADVICE_PY, cli=_ADVICE_CLI)
+            _PROCESS.warn("unauthenticated", _UNAUTHENTICATED, python=_ADVICE_PY, cli=_ADVICE_CLI)
         return verifier
 
     @staticmethod

@@ -2,7 +2,9 @@
 
 A retry takes a new lock, client key, salt, nonce and ciphertext (an old ciphertext is never re-sent)
 and counts against the same retry budget. Streams retry only before their first chunk reached the
-caller. The sync and async shells share every decision made here.
+caller. A buffered stream (confidential completions by default, or ``nonce_reuse="buffer"``) is one
+non-streamed request per attempt whose verified answer is yielded as chunks: never a second request
+after a 2XX. The sync and async shells share every decision made here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import errors
+from .._runtime.logs import unit_attempt
 from .._runtime.operation import Operation, RequestOptions, RetryRule
 from .._runtime.retrying import RetryState
 from .._runtime.serde import encode_request, resolve
@@ -21,6 +24,7 @@ from .attest import NONCE_MISMATCH, AttestationGate
 from .envelope import ClientSession
 from .flows import Flow
 from .lockpool import PoolKey, Ticket, pool_for
+from .notices import warn_weakened
 from .plaintext import prepare
 from .policy import VerificationPolicy
 from .receipt import Receipt
@@ -54,21 +58,31 @@ class ConfidentialCall:
         model = params.get("model")
         if not isinstance(model, str) or not model:
             raise TypeError("a confidential call needs model=<model name>")
+        warn_weakened(runtime, policy)
         self.runtime = runtime
         self.op = op
         self.flow = flow
         self.model = model
         self.options = options
         self.policy = policy
-        self.buffered = stream and policy.nonce_reuse == "buffer"
+        self.buffered = stream and _buffers(flow, policy)
         self.wire_stream = stream and not self.buffered
         self.units = flow.compute_units(params, num_compute_units)
         request_model = flow.plaintext_stream_request if self.wire_stream else flow.plaintext_request
         assert request_model is not None
         body_params = dict(params)
+        extra_body = options.extra_body
         if flow.plaintext_stream_request is not None:
             body_params["stream"] = self.wire_stream
-        plaintext = encode_request(request_model, body_params, options.extra_body)
+        if not self.wire_stream:
+            # vLLM rejects stream_options without stream (the client would see 500 "Bad Request").
+            body_params.pop("stream_options", None)
+            if isinstance(extra_body, Mapping) and "stream_options" in extra_body:
+                extra_body = {k: v for k, v in extra_body.items() if k != "stream_options"}
+        #: The per-choice token limit and whether the chunk-count bound applies (streams on the wire).
+        self.token_limit = _token_limit(params, extra_body)
+        self.count_chunks = not (flow.name == "completions" and _echo(params, extra_body))
+        plaintext = encode_request(request_model, body_params, extra_body)
         assert plaintext is not None
         self.plaintext = plaintext
         # The unit's own requests never retry (the whole unit does) and carry no extra_body.
@@ -141,7 +155,6 @@ class ConfidentialCall:
             self.pool.pooled_succeeded(self.pool_key)
 
     def _receipt(self, lock: Any) -> Receipt:
-        self.attempts += 1
         return Receipt(
             operation=self.op.operation_id,
             model=self.model,
@@ -188,9 +201,12 @@ class ConfidentialCall:
             if self.buffered:
                 return self._buffered_stream(attempt, result, response, stream_cls)
             return result
+        verifier = StreamVerifier(
+            attempt.verifier, token_limit=self.token_limit, count_chunks=self.count_chunks
+        )
         return stream_cls(
             response,
-            StreamVerifier(attempt.verifier),
+            verifier,
             attempt.verifier.receipt,
             idle_timeout=self.runtime.config.stream_idle_timeout_s,
         )
@@ -203,12 +219,33 @@ class ConfidentialCall:
         state: RetryState = self.runtime.retry_state(self.op, self.options, rule=RetryRule.WHOLE_UNIT)
         return state
 
-    @staticmethod
-    def delay(state: RetryState, exc: errors.AtomaError) -> float | None:
-        """How long to wait before a new unit after ``exc``; None: give up."""
-        return state.delay_for_exception(
+    def delay(self, state: RetryState, exc: errors.AtomaError) -> float | None:
+        """How long to wait before a new unit after ``exc``; None: give up (logged with its cause)."""
+        delay = state.delay_for_exception(
             exc, sent=False if isinstance(exc, errors.APIConnectionError) else None
         )
+        if delay is not None:
+            self.runtime.log.retry(self.op.operation_id, state.attempt, exc, delay)
+        return delay
+
+    def _pass(self, state: RetryState) -> Any:
+        """One pass through the retry loop: a new lock request, whether or not it succeeds."""
+        self.attempts = state.attempt
+        return unit_attempt(state.attempt)
+
+    def _lock_error(self, exc: errors.AtomaError) -> errors.AtomaError:
+        """A lock failure that names what went wrong (the proxy's own words are generic)."""
+        if isinstance(exc, errors.ServiceUnavailableError):
+            return errors.reworded(
+                exc,
+                f"no node serves model {self.model!r} with confidential compute right now ({exc.message})",
+            )
+        if isinstance(exc, errors.PaymentRequiredError):
+            units = f"{self.units} compute units" if self.units is not None else "this request"
+            return errors.reworded(
+                exc, f"the account's balance is too short to lock {units} for {self.model!r} ({exc.message})"
+            )
+        return exc
 
     def _stream_item_model(self) -> str:
         assert self.flow.stream_item is not None
@@ -219,9 +256,12 @@ class ConfidentialCall:
         item_model: Any = resolve(self._stream_item_model())
         items = [item_model.model_validate({"data": chunk}) for chunk in _as_chunks(result)]
         receipt = attempt.verifier.receipt
+        receipt.stream_mode = "buffer"
         receipt.chunks = len(items)
         receipt.content_chunks = len(items)
-        return cls(response, None, receipt, buffered=items, usage=getattr(result, "usage", None))
+        usage = getattr(result, "usage", None)
+        receipt.completion_tokens = getattr(usage, "completion_tokens", None)
+        return cls(response, None, receipt, buffered=items, usage=usage)
 
     # -- sync shell --
 
@@ -231,7 +271,8 @@ class ConfidentialCall:
         try:
             while True:
                 try:
-                    return self._attempt()
+                    with self._pass(state):
+                        return self._attempt()
                 except (errors.APIError, errors.APIConnectionError) as exc:
                     delay = self.delay(state, exc)
                     if delay is None:
@@ -257,9 +298,9 @@ class ConfidentialCall:
     def _fresh_lock(self) -> Any:
         try:
             lock = self.nodes.nodes_create_lock(**self._lock_kwargs)
-        except errors.AtomaError:
+        except errors.AtomaError as exc:
             self._lock_failed()
-            raise
+            raise self._lock_error(exc) from exc.__cause__
         return self._got_lock(lock)
 
     def _attempt_with(self, pooled: Any) -> Any:
@@ -296,7 +337,8 @@ class ConfidentialCall:
         try:
             while True:
                 try:
-                    return await self._attempt_async()
+                    with self._pass(state):
+                        return await self._attempt_async()
                 except (errors.APIError, errors.APIConnectionError) as exc:
                     delay = self.delay(state, exc)
                     if delay is None:
@@ -322,9 +364,9 @@ class ConfidentialCall:
     async def _fresh_lock_async(self) -> Any:
         try:
             lock = await self.nodes.nodes_create_lock_async(**self._lock_kwargs)
-        except errors.AtomaError:
+        except errors.AtomaError as exc:
             self._lock_failed()
-            raise
+            raise self._lock_error(exc) from exc.__cause__
         return self._got_lock(lock)
 
     async def _attempt_with_async(self, pooled: Any) -> Any:
@@ -352,6 +394,28 @@ class ConfidentialCall:
                 await outcome.aclose()
                 raise
         return outcome
+
+
+def _buffers(flow: Flow, policy: VerificationPolicy) -> bool:
+    """Whether a stream of ``flow`` is served from one non-streamed request (protocol.md §12.1)."""
+    if policy.nonce_reuse == "buffer":
+        return True
+    return flow.name == "completions" and policy.completions_stream == "buffer"
+
+
+def _token_limit(params: Mapping[str, Any], extra: Any) -> int | None:
+    """The per-choice token limit: the largest of ``max_tokens`` / ``max_completion_tokens`` given."""
+    values = [
+        value
+        for source in (params, extra if isinstance(extra, Mapping) else {})
+        for name in ("max_tokens", "max_completion_tokens")
+        if isinstance(value := source.get(name), int) and not isinstance(value, bool) and value > 0
+    ]
+    return max(values) if values else None
+
+
+def _echo(params: Mapping[str, Any], extra: Any) -> bool:
+    return params.get("echo") is True or (isinstance(extra, Mapping) and extra.get("echo") is True)
 
 
 def _as_chunks(result: Any) -> list[dict[str, Any]]:

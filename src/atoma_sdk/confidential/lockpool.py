@@ -328,6 +328,8 @@ class LockPool:
             exc.status_code in _LOCK_STATUSES or exc.status_code >= 500
         ):
             return False
+        if isinstance(exc, errors.NodeRejectedError):
+            return False  # the node refused the request itself: a fresh lock would not change that
         with self._guard:
             slot = self._slot(key)
             self._stats.pooled_failures += 1

@@ -38,15 +38,22 @@ class Receipt:
     #: True when the node's key matched (or became) its pin; None without pins.
     key_pinned: bool | None = None
     streamed: bool = False
-    #: "buffer" when a stream was served from a non-streamed request (policy nonce_reuse="buffer").
+    #: "buffer" when a stream was served from one non-streamed request (confidential completions streams by
+    #: default, or policy nonce_reuse="buffer"); None for a stream on the wire.
     stream_mode: str | None = None
     nonce_reuse: bool = False
+    #: Chunks received (buffered: yielded).
     chunks: int = 0
+    #: (chunk, choice) pairs that carried text, reasoning text or tool-call pieces (buffered: chunks yielded).
     content_chunks: int = 0
     completion_tokens: int | None = None
-    #: None until known; False hints at dropped or duplicated chunks (not proof).
-    chunk_count_matches: bool | None = None
+    #: True when ``content_chunks <= completion_tokens`` (what every honest stream satisfies); False when more
+    #: chunks carried text than the node's signed count (duplication or replay); None when not checked
+    #: (buffered delivery, ``echo=True``, ``chunk_count="off"``, or no usage).
+    chunk_count_within_bound: bool | None = None
     complete: bool = False
+    #: Passes through the call's retry loop, each with a new lock request (the pooled-lock fallback and the
+    #: attestation re-lock are part of their pass).
     attempts: int = 0
     warnings: list[str] = field(default_factory=list)
 

@@ -22,7 +22,7 @@ from .flows import Flow
 from .policy import ConfidentialityWarning, VerificationPolicy
 from .receipt import Receipt
 
-__all__ = ["AnswerVerifier", "StreamVerifier"]
+__all__ = ["AnswerVerifier", "StreamVerifier", "carries_tokens"]
 
 
 class AnswerVerifier:
@@ -122,9 +122,15 @@ class AnswerVerifier:
 
 
 class StreamVerifier:
-    """Decodes one confidential stream event by event, and decides at its end whether it was complete."""
+    """Decodes one confidential stream event by event, and decides at its end whether it was complete.
 
-    def __init__(self, verifier: AnswerVerifier) -> None:
+    ``token_limit``: the request's per-choice ``max_tokens`` / ``max_completion_tokens`` (None: not given);
+    ``count_chunks=False`` exempts the stream from the chunk-count bound (completions with ``echo=True``).
+    """
+
+    def __init__(
+        self, verifier: AnswerVerifier, *, token_limit: int | None = None, count_chunks: bool = True
+    ) -> None:
         self.verifier = verifier
         self.receipt = verifier.receipt
         self.usage: Any = None
@@ -132,6 +138,10 @@ class StreamVerifier:
         self._first_id: str | None = None
         self._finished: dict[int, bool] = {}
         self._done = False
+        self._mode = verifier.policy.chunk_count if count_chunks else "off"
+        self._token_limit = token_limit
+        self._counted: dict[int, int] = {}
+        self._over_limit = False
 
     def decode(self, data: str) -> Any:
         """One SSE ``data`` payload -> a stream item, or None for the usage chunk."""
@@ -163,11 +173,24 @@ class StreamVerifier:
             index = int(getattr(choice, "index", 0) or 0)
             finished = getattr(choice, "finish_reason", None) is not None
             self._finished[index] = self._finished.get(index, False) or finished
+            if carries_tokens(choice):
+                self._count(index)
         if not choices:
             return None
-        if _has_content(choices):
-            self.receipt.content_chunks += 1
         return item
+
+    def _count(self, index: int) -> None:
+        """One more (chunk, choice) pair that carried tokens; past the request's limit: duplication."""
+        self.receipt.content_chunks += 1
+        count = self._counted[index] = self._counted.get(index, 0) + 1
+        limit = self._token_limit
+        if limit is not None and count > limit and not self._over_limit and self._mode != "off":
+            self._over_limit = True
+            self.receipt.chunk_count_within_bound = False
+            self._chunk_count_failed(
+                f"choice {index} of the stream had more chunks with text than the request's token limit "
+                f"({limit}): chunks were duplicated or replayed"
+            )
 
     def _track_nonce(self, nonce: str) -> None:
         if nonce in self._nonces:
@@ -209,22 +232,31 @@ class StreamVerifier:
         self.check_chunk_count()
 
     def check_chunk_count(self) -> None:
-        """Compare content chunks with ``usage.completion_tokens`` (hints at dropped or duplicated chunks)."""
+        """Chunks with text must not outnumber the node's signed ``completion_tokens`` (protocol.md §12.2).
+
+        Fewer is normal (multi-token chunks, the EOS token); more can only come from duplication or replay.
+        """
         tokens = self.receipt.completion_tokens
-        if not self.verifier.policy.check_chunk_count or tokens is None:
+        if self._mode == "off" or tokens is None or self._over_limit:
             return
-        matches = tokens == self.receipt.content_chunks
-        self.receipt.chunk_count_matches = matches
-        if not matches:
-            self.receipt.warnings.append("chunk-count-mismatch")
-            warn(
-                f"the stream had {self.receipt.content_chunks} content chunks for {tokens} completion "
-                "tokens: chunks may have been dropped or duplicated",
-                ConfidentialityWarning,
-                python="compare with a non-streamed answer; VerificationPolicy(check_chunk_count=False) "
-                "turns the check off, a warnings filter on ConfidentialityWarning silences it",
-                cli="compare with the answer of a run without --stream",
+        within = self.receipt.content_chunks <= tokens
+        self.receipt.chunk_count_within_bound = within
+        if not within:
+            self._chunk_count_failed(
+                f"the stream had {self.receipt.content_chunks} chunks with text for {tokens} signed "
+                "completion tokens: chunks were duplicated or replayed"
             )
+
+    def _chunk_count_failed(self, message: str) -> None:
+        if self._mode == "raise":
+            raise IntegrityError(message)
+        self.receipt.warnings.append("chunk-count-exceeded")
+        warn(
+            message,
+            ConfidentialityWarning,
+            python="VerificationPolicy(chunk_count='raise') refuses such streams (the default)",
+            cli="compare with the answer of a run without --stream",
+        )
 
 
 _NOT_JSON = object()
@@ -238,10 +270,23 @@ def _json_value(data: str | bytes) -> Any:
         return _NOT_JSON
 
 
-def _has_content(choices: list[Any]) -> bool:
-    for choice in choices:
-        delta = getattr(choice, "delta", None)
-        text = getattr(delta, "content", None) if delta is not None else getattr(choice, "text", None)
-        if text:
+def carries_tokens(choice: Any) -> bool:
+    """Whether one choice of a chunk carries generated tokens: text, reasoning text or a tool-call piece."""
+    delta = getattr(choice, "delta", None)
+    if delta is None:
+        return _text(getattr(choice, "text", None))
+    if _text(getattr(delta, "content", None)) or _text(getattr(delta, "reasoning_content", None)):
+        return True
+    for call in _listed(getattr(delta, "tool_calls", None)):
+        function = getattr(call, "function", None)
+        if _text(getattr(function, "name", None)) or _text(getattr(function, "arguments", None)):
             return True
     return False
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

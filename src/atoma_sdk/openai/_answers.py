@@ -57,8 +57,15 @@ def error_response(exc: errors.AtomaError | Refusal) -> httpx.Response:
         if exc.status_code in (423, 425):
             # A locked stack or a stale lock: a new unit (what an openai retry is) can succeed.
             headers.append(("x-should-retry", "true"))
+        elif isinstance(exc, errors.NodeRejectedError):
+            # The node refused the request itself: an identical retry would fail the same way.
+            headers.append(("x-should-retry", "false"))
+            return _error(exc.status_code, exc.message, "api_error", "node_rejected", headers=headers)
         if body is None:
             return _error(exc.status_code, exc.message, "api_error", exc.code, headers=headers)
+        if isinstance(exc, errors.ServiceUnavailableError | errors.PaymentRequiredError):
+            # The SDK's message names the model (or the units) the proxy's generic words leave out.
+            body = {**body, "error": {**body["error"], "message": exc.message}}
         return httpx.Response(exc.status_code, headers=headers, content=_dumps(body))
     if isinstance(exc, errors.RequestValidationError):
         return _error(400, exc.message, "invalid_request_error", "invalid_request", retry=False)
