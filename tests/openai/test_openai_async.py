@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,12 +29,14 @@ def inner() -> AsyncCountingTransport:
 
 
 @pytest.fixture
-def client(
+async def client(
     node: LocalNode, base_url: str, receipts: list[Receipt], inner: AsyncCountingTransport
-) -> AsyncConfidentialOpenAI:
-    return AsyncConfidentialOpenAI(
+) -> AsyncIterator[AsyncConfidentialOpenAI]:
+    async with AsyncConfidentialOpenAI(
         api_key=node.api_key, base_url=base_url, on_receipt=receipts.append, inner_transport=inner
-    )
+    ) as client:
+        yield client
+    await inner.aclose()  # passed in: the test's to close, on the loop its connections belong to
 
 
 async def test_chat_create(client: AsyncConfidentialOpenAI, receipts: list[Receipt]) -> None:

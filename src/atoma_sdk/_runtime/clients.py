@@ -216,6 +216,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+async def _quietly(closing: Coroutine[Any, Any, None]) -> None:
+    # A collected client's connections may belong to another loop that is gone (``Event loop is closed``).
+    with contextlib.suppress(Exception):
+        await closing
+
+
 def _close_async_from_sync(closing: Coroutine[Any, Any, None]) -> None:
     """Run an async close from sync code: as a task on the running loop, else on a private loop."""
     import asyncio  # only here: importing asyncio costs ~15 ms of import time
@@ -225,7 +231,7 @@ def _close_async_from_sync(closing: Coroutine[Any, Any, None]) -> None:
     except RuntimeError:
         loop = None
     if loop is not None:
-        task = loop.create_task(closing)
+        task = loop.create_task(_quietly(closing))
         _PENDING.add(task)
         task.add_done_callback(_PENDING.discard)
         return
