@@ -1,9 +1,12 @@
 """The ASGI app of the local node: the Atoma proxy's routes and the node's behaviour behind them.
 
-Routes: ``GET /health`` (no auth); with the bearer token ``GET /v1/models``, ``POST /v1/nodes/lock``,
-plaintext ``POST /v1/chat/completions`` / ``/v1/completions`` / ``/v1/embeddings`` /
-``/v1/images/generations`` (streams end with ``data: [DONE]``), and the confidential
-``POST /v1/confidential/{chat/completions, completions, embeddings, images/generations}``.
+Routes: one per operation of the proxy's OpenAPI document. Without auth ``GET /health``,
+``GET /v1/open_router/models`` and ``POST /v1/nodes`` (a node registering its address, signed with its
+Sui key); with the bearer token ``GET /v1/models``, ``POST /v1/nodes/lock``, plaintext
+``POST /v1/chat/completions`` / ``/v1/completions`` / ``/v1/embeddings`` / ``/v1/images/generations`` and
+the confidential ``POST /v1/confidential/{chat/completions, completions, embeddings, images/generations}``.
+Streams carry bare ``data:`` events, ``: keep-alive`` comments after 15 ms of idleness and no ``[DONE]``,
+as the proxy sends them. Also ``GET /v1/get_node_attestation/{id}`` (the proxy service's, no auth).
 Admin routes (``Authorization: Bearer <admin token>``): ``POST|GET|DELETE /_admin/faults`` (see
 :mod:`atoma_sdk.local.faults` for the JSON) and ``POST /_admin/rotate-key``.
 """
@@ -24,21 +27,21 @@ import anyio.lowlevel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from ..confidential.envelope import NodeSession, RequestRejected, b64d
-from ..errors import IntegrityError
+from ..confidential import sui
+from ..confidential.envelope import HASH_LEN, NodeSession, RequestRejected, b64d, body_hash
+from ..errors import AtomaError, IntegrityError
 from .answer import CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, Answerer, AnswerError, Operation
 from .confidential import InjectedDisconnect, OuterRequestError, Sealer, parse_outer, reflected, sealed_events
 from .config import NodeConfig
 from .faults import FaultPlan, FaultSpecError
+from .sse import EventStreamResponse
 from .state import NodeState
 from .wire import (
-    DONE,
     NODE_BAD_REQUEST,
     NODE_INTERNAL_ERROR,
-    SSE_HEADERS,
     dumps,
     error_response,
     event,
@@ -96,7 +99,8 @@ class _Node:
             await anyio.sleep(plan.delay)
         if plan.fail is not None:
             fail = plan.fail
-            return error_response(fail.status, fail.message, retry_after=fail.retry_after), plan
+            response = error_response(fail.status, fail.message, retry_after=fail.retry_after, code=fail.code)
+            return response, plan
         return None, plan
 
     async def health(self, request: Request) -> Response:
@@ -151,9 +155,7 @@ class _Node:
         try:
             if body.get("stream") is True and op.chunks is not None:
                 source = await self.answerer.open_stream(op, body)
-                return StreamingResponse(
-                    _plain_events(source), media_type="text/event-stream", headers=SSE_HEADERS
-                )
+                return self._sse(_plain_events(source))
             return json_response(await self.answerer.complete(op, body))
         except AnswerError as exc:
             return request_error(str(exc)) if exc.bad_request else error_response(500)
@@ -169,6 +171,8 @@ class _Node:
             return request_error(str(exc))
         except IntegrityError:
             return request_error("Hash is not base64")
+        if outer["stack_small_id"] not in self.state.stack_ids:
+            return error_response(404)  # the proxy finds no node address for the stack
         units = outer.get("num_compute_units")
         if not self.state.locks.consume(
             outer["stack_small_id"], op.default_units if units is None else units
@@ -181,14 +185,18 @@ class _Node:
         if plan.reflect:
             answer = reflected(self.state, outer)
             if streamed:
-                return _sse(_once(event(dumps(answer))))
+                return self._sse(_once(event(dumps(answer))))
             return json_response(
                 {**answer, "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
             )
+        if not _is_hash(outer["plaintext_body_hash"]):
+            return error_response(500, NODE_BAD_REQUEST)  # node 400, seen through the proxy
         try:
             session, plaintext = NodeSession.from_request(self.state.private_key, outer)
         except RequestRejected as exc:
-            bad = exc.kind in ("malformed", "hash-mismatch")
+            # Only a hash mismatch is a node 400; every decryption error (encodings, lengths, a stale
+            # key, a failed tag) is a node 500 (protocol.md §12.3).
+            bad = exc.kind == "hash-mismatch"
             return error_response(500, NODE_BAD_REQUEST if bad else NODE_INTERNAL_ERROR)
         body = _decode_inner(plaintext)
         if body is None or body.get("model") not in self.config.models:
@@ -197,16 +205,56 @@ class _Node:
         try:
             if streamed:
                 source = await self.answerer.open_stream(op, body)
-                return _sse(sealed_events(source, sealer, plan, keep_alive=self.config.keep_alive))
+                dropped = op is COMPLETIONS and self.config.completions_stream_quirk
+                return self._sse(sealed_events(source, sealer, plan, deliver=not dropped))
             answer = await self.answerer.complete(op, body)
         except AnswerError as exc:
             return error_response(500, NODE_BAD_REQUEST if exc.bad_request else NODE_INTERNAL_ERROR)
         answer_bytes = dumps(answer)
         if plan.plaintext_index is not None:
             return Response(answer_bytes, media_type="application/json")
+        corrupt = plan.corrupt_index is not None
         return json_response(
-            sealer.response(answer_bytes, answer.get("usage"), corrupt=plan.corrupt_index is not None)
+            sealer.response(answer_bytes, answer.get("usage"), with_usage=op.sealed_usage, corrupt=corrupt)
         )
+
+    def _sse(self, body: AsyncIterator[bytes]) -> Response:
+        interval = self.config.keep_alive_interval if self.config.keep_alive else None
+        return EventStreamResponse(body, keep_alive=interval)
+
+    async def open_router_models(self, request: Request) -> Response:
+        """``GET /v1/open_router/models`` (no auth): the proxy's OpenRouter models file, a model an entry."""
+        denied, _ = await self._admit(request, auth=False)
+        if denied:
+            return denied
+        return json_response({"data": [_open_router_entry(m) for m in self.config.models]})
+
+    async def register_node(self, request: Request) -> Response:
+        """``POST /v1/nodes`` (no auth): a node registers its public address, signed with its Sui key.
+
+        The signature is over BLAKE2b-256 of the compact JSON of ``data`` (``node_small_id``,
+        ``public_address``, ``country``, in that order); only this node's signer is known.
+        """
+        denied, _ = await self._admit(request, auth=False)
+        if denied:
+            return denied
+        body = await _json_object(request)
+        data = body.get("data") if body is not None else None
+        signature = body.get("signature") if body is not None else None
+        if not (isinstance(data, dict) and isinstance(signature, str) and _is_assignment(data)):
+            return request_error("Failed to parse body as JSON: expected `data` and `signature`")
+        assignment = {k: data[k] for k in ("node_small_id", "public_address", "country")}
+        try:
+            signer = sui.verify(signature, body_hash(dumps(assignment)))
+        except AtomaError:
+            return request_error("Failed to verify signature")
+        if assignment["node_small_id"] != self.config.node_small_id:
+            return error_response(404)  # the proxy knows no Sui address for that node
+        if signer.address != self.state.signer.address:
+            return request_error(
+                "The sui address associated with the node small ID does not match the signature sui address"
+            )
+        return json_response({"message": "Success"})
 
     async def admin_faults(self, request: Request) -> Response:
         if not _bearer_ok(request, self.config.admin_token):
@@ -276,14 +324,43 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def _plain_events(source: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """A plaintext stream's events; the proxy consumes the engine's ``[DONE]`` (§12.4), so none is sent."""
     async for chunk in source:
         yield event(dumps(chunk))
         await anyio.lowlevel.checkpoint()  # fairness, and noticing a client that went away
-    yield DONE
 
 
-def _sse(body: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
+def _is_hash(value: str) -> bool:
+    try:
+        b64d(value, length=HASH_LEN, what="body hash")
+    except IntegrityError:
+        return False
+    return True
+
+
+def _is_assignment(data: dict[str, Any]) -> bool:
+    small_id = data.get("node_small_id")
+    return (
+        isinstance(small_id, int)
+        and not isinstance(small_id, bool)
+        and small_id >= 0
+        and isinstance(data.get("public_address"), str)
+        and isinstance(data.get("country"), str)
+    )
+
+
+def _open_router_entry(model: str) -> dict[str, Any]:
+    """One model in the shape of the proxy's ``open_router.example.json``."""
+    return {
+        "id": model,
+        "name": model,
+        "created": 0,
+        "description": "Served by the local node's deterministic built-in model (or its upstream).",
+        "context_length": 131072,
+        "max_completion_tokens": 4096,
+        "quantization": "fp8",
+        "pricing": {"prompt": "0", "completion": "0", "image": "0", "request": "0"},
+    }
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
@@ -308,6 +385,8 @@ def create_app(config: NodeConfig | None = None) -> Starlette:
         Route("/health", node.health, methods=["GET"]),
         Route("/v1/models", node.models, methods=["GET"]),
         Route("/v1/nodes/lock", node.lock, methods=["POST"]),
+        Route("/v1/nodes", node.register_node, methods=["POST"]),
+        Route("/v1/open_router/models", node.open_router_models, methods=["GET"]),
         *(
             Route(f"/v1/confidential/{path}", partial(node.confidential, op=op), methods=["POST"])
             for path, op in _OPERATIONS.items()
