@@ -114,7 +114,7 @@ def test_duplicated_chunk_passes_but_the_chunk_count_flags_it(reusing_node: Loca
         with pytest.warns(ConfidentialityWarning, match="content chunks"):
             text = stream.text()
     honest = seen[0]
-    assert honest[1] == honest[2], "the model repeats its second token: identical bytes on the wire"
+    assert honest[2] == honest[3], "the model repeats its second token: identical bytes on the wire"
     assert text != expected_text() and stream.receipt.complete
     assert stream.receipt.chunk_count_matches is False
     assert "chunk-count-mismatch" in stream.receipt.warnings
