@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from atoma_sdk.confidential.envelope import body_hash
 from atoma_sdk.confidential.sui import SuiKeyPair
@@ -147,28 +149,41 @@ def test_nodes_create_refuses_other_signers_and_unknown_nodes(node: LocalNode) -
     assert error_of(httpx.post(node.url + "/v1/nodes", json={"data": 1}))[:2] == (400, "REQUEST_ERROR")
 
 
-@pytest.mark.parametrize("n", [1, 3])
-@pytest.mark.parametrize("max_tokens", [None, 1, 2, 7, 40])
-def test_streams_never_have_more_text_chunks_than_tokens(n: int, max_tokens: int | None) -> None:
-    body = chat_body("count me", n=n, max_tokens=max_tokens)
-    chunks = model.chat_completion_chunks(body)
-    usage = chunks[-1]["usage"]
-    per_choice = [0] * n
-    for chunk in chunks[:-1]:
-        (choice,) = chunk["choices"]
-        per_choice[choice["index"]] += bool(choice["delta"].get("content"))
-    assert sum(per_choice) <= usage["completion_tokens"]
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, model.MAX_CHOICES),
+    max_tokens=st.none() | st.integers(1, 300),
+    prompt=st.text(max_size=20),
+    seed=st.none() | st.integers(0, 2**31),
+    completions=st.booleans(),
+)
+def test_honest_streams_never_have_more_text_chunks_than_tokens(
+    n: int, max_tokens: int | None, prompt: str, seed: int | None, completions: bool
+) -> None:
+    """The bound an SDK may check (protocol.md §12.2) holds for every built-in stream, per choice too."""
+    if completions:
+        body: dict[str, Any] = {"model": CHAT_MODEL, "prompt": prompt, "n": n, "seed": seed}
+        chunks, whole = model.text_completion_chunks, model.text_completion
+    else:
+        body = chat_body(prompt, n=n, seed=seed)
+        chunks, whole = model.chat_completion_chunks, model.chat_completion
     if max_tokens is not None:
-        assert max(per_choice) <= max_tokens
-    whole = model.chat_completion(body)
-    assert whole["usage"] == usage
-    for index in range(n):
-        text = "".join(
-            c["choices"][0]["delta"]["content"] for c in chunks[:-1] if c["choices"][0]["index"] == index
-        )
-        assert text == whole["choices"][index]["message"]["content"]
-    roles = [c for c in chunks if c["choices"] and "role" in c["choices"][0]["delta"]]
-    assert [c["choices"][0]["index"] for c in roles] == list(range(n)) and chunks[:n] == roles
+        body["max_tokens"] = max_tokens
+    streamed, answer = chunks(body), whole(body)
+    usage = streamed[-1]["usage"]
+    assert streamed[-1]["choices"] == [] and usage == answer["usage"]
+    counted, texts = [0] * n, [""] * n
+    for chunk in streamed[:-1]:
+        (choice,) = chunk["choices"]
+        text = choice["text"] if completions else choice["delta"]["content"]
+        counted[choice["index"]] += bool(text)
+        texts[choice["index"]] += text
+    assert sum(counted) <= usage["completion_tokens"]
+    assert max_tokens is None or max(counted) <= max_tokens
+    key = "text" if completions else "message"
+    assert texts == [c["text"] if completions else c[key]["content"] for c in answer["choices"]]
+    if not completions:  # one role-only chunk per choice, before any text
+        assert [c["choices"][0]["delta"] for c in streamed[:n]] == [{"role": "assistant", "content": ""}] * n
 
 
 def test_completions_stream_has_no_role_chunk_and_joins_like_chat() -> None:
