@@ -12,7 +12,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atoma_sdk.confidential.envelope import body_hash
+from atoma_sdk.confidential import sui
+from atoma_sdk.confidential.envelope import b64e, body_hash
 from atoma_sdk.confidential.sui import SuiKeyPair
 from atoma_sdk.local import LocalNode, model
 
@@ -28,6 +29,7 @@ from .support import (
     chat_body,
     dumps,
     error_of,
+    parse_sse,
 )
 
 OPENAPI = Path(__file__).resolve().parents[2] / ".speakeasy" / "openapi.yml"
@@ -193,3 +195,21 @@ def test_completions_stream_has_no_role_chunk_and_joins_like_chat() -> None:
     assert texts[0] and "" in texts and len([t for t in texts if t]) < 12
     assert "".join(texts) == model.text_completion(body)["choices"][0]["text"]
     assert json.dumps(chunks[-1]["usage"]) == json.dumps(model.text_completion(body)["usage"])
+
+
+def test_plaintext_answers_and_chunks_carry_the_nodes_signature(client: Client, node: LocalNode) -> None:
+    def check(answer: dict[str, Any]) -> None:
+        assert list(answer)[-2:] == ["signature", "response_hash"]
+        digest = body_hash(
+            dumps({k: v for k, v in answer.items() if k not in ("signature", "response_hash")})
+        )
+        assert sui.verify(answer["signature"], digest).address == node.signer_address
+        assert answer["response_hash"] == b64e(digest)
+
+    check(client.http.post("/v1/chat/completions", json=chat_body()).json())
+    check(client.http.post("/v1/embeddings", json={"model": EMBEDDING_MODEL, "input": "x"}).json())
+    stream = client.http.post("/v1/completions", json={"model": CHAT_MODEL, "prompt": "x", "stream": True})
+    data = [e.json() for e in parse_sse(stream.text) if e.kind == "data"]
+    assert len(data) > 2
+    for chunk in data:
+        check(chunk)

@@ -155,8 +155,8 @@ class _Node:
         try:
             if body.get("stream") is True and op.chunks is not None:
                 source = await self.answerer.open_stream(op, body)
-                return self._sse(_plain_events(source))
-            return json_response(await self.answerer.complete(op, body))
+                return self._sse(_plain_events(source, self.state))
+            return json_response(_signed(await self.answerer.complete(op, body), self.state))
         except AnswerError as exc:
             return request_error(str(exc)) if exc.bad_request else error_response(500)
 
@@ -323,10 +323,17 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _plain_events(source: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+def _signed(answer: dict[str, Any], state: NodeState) -> dict[str, Any]:
+    """A plaintext answer or chunk as the node signs it: ``signature`` and ``response_hash`` (over the
+    answer's compact JSON) appended, which the proxy passes on to the client."""
+    response_hash, signature = state.sign(dumps(answer))
+    return {**answer, "signature": signature, "response_hash": response_hash}
+
+
+async def _plain_events(source: AsyncIterator[dict[str, Any]], state: NodeState) -> AsyncIterator[bytes]:
     """A plaintext stream's events; the proxy consumes the engine's ``[DONE]`` (§12.4), so none is sent."""
     async for chunk in source:
-        yield event(dumps(chunk))
+        yield event(dumps(_signed(chunk, state)))
         await anyio.lowlevel.checkpoint()  # fairness, and noticing a client that went away
 
 
