@@ -12,8 +12,9 @@ Streams are shaped like vLLM's (protocol.md §12.2), not one chunk per token: a 
 chunk per choice carrying only the role (``content: ""``); some chunks carry several tokens (a token held
 back leaves a chunk with empty text and comes with the next one; some tokens join the previous chunk). With
 seven tokens or more, the fifth is always held back and the sixth and seventh come with it, in one chunk.
-The end-of-sequence token is a chunk with empty text and the ``finish_reason``. Chunks of several choices interleave, one choice per chunk. So the chunks with text are
-never more than ``completion_tokens``, and usually fewer.
+The end-of-sequence token is a chunk with empty text and the ``finish_reason``. Chunks of several
+choices interleave, one choice per chunk. So the chunks with text are never more than
+``completion_tokens``, and usually fewer.
 
 Embeddings are unit vectors derived from the input's hash; images are tiny solid-colour PNGs.
 """
