@@ -30,12 +30,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..confidential import sui
-from ..confidential.envelope import HASH_LEN, NodeSession, RequestRejected, b64d, body_hash
-from ..errors import AtomaError, IntegrityError
+from ..confidential.envelope import HASH_LEN, NodeSession, RequestRejected, b64d
+from ..errors import IntegrityError
 from .answer import CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, Answerer, AnswerError, Operation
 from .confidential import InjectedDisconnect, OuterRequestError, Sealer, parse_outer, reflected, sealed_events
 from .config import NodeConfig
+from .directory import RegistrationError, check_registration, open_router_models
 from .faults import FaultPlan, FaultSpecError
 from .sse import EventStreamResponse
 from .state import NodeState
@@ -227,33 +227,19 @@ class _Node:
         denied, _ = await self._admit(request, auth=False)
         if denied:
             return denied
-        return json_response({"data": [_open_router_entry(m) for m in self.config.models]})
+        return json_response(open_router_models(self.config.models))
 
     async def register_node(self, request: Request) -> Response:
-        """``POST /v1/nodes`` (no auth): a node registers its public address, signed with its Sui key.
-
-        The signature is over BLAKE2b-256 of the compact JSON of ``data`` (``node_small_id``,
-        ``public_address``, ``country``, in that order); only this node's signer is known.
-        """
+        """``POST /v1/nodes`` (no auth): a node registers its public address, signed with its Sui key."""
         denied, _ = await self._admit(request, auth=False)
         if denied:
             return denied
-        body = await _json_object(request)
-        data = body.get("data") if body is not None else None
-        signature = body.get("signature") if body is not None else None
-        if not (isinstance(data, dict) and isinstance(signature, str) and _is_assignment(data)):
-            return request_error("Failed to parse body as JSON: expected `data` and `signature`")
-        assignment = {k: data[k] for k in ("node_small_id", "public_address", "country")}
         try:
-            signer = sui.verify(signature, body_hash(dumps(assignment)))
-        except AtomaError:
-            return request_error("Failed to verify signature")
-        if assignment["node_small_id"] != self.config.node_small_id:
-            return error_response(404)  # the proxy knows no Sui address for that node
-        if signer.address != self.state.signer.address:
-            return request_error(
-                "The sui address associated with the node small ID does not match the signature sui address"
+            check_registration(
+                await _json_object(request), self.config.node_small_id, self.state.signer.address
             )
+        except RegistrationError as exc:
+            return error_response(404) if exc.status == 404 else request_error(str(exc))
         return json_response({"message": "Success"})
 
     async def admin_faults(self, request: Request) -> Response:
@@ -343,31 +329,6 @@ def _is_hash(value: str) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-def _is_assignment(data: dict[str, Any]) -> bool:
-    small_id = data.get("node_small_id")
-    return (
-        isinstance(small_id, int)
-        and not isinstance(small_id, bool)
-        and small_id >= 0
-        and isinstance(data.get("public_address"), str)
-        and isinstance(data.get("country"), str)
-    )
-
-
-def _open_router_entry(model: str) -> dict[str, Any]:
-    """One model in the shape of the proxy's ``open_router.example.json``."""
-    return {
-        "id": model,
-        "name": model,
-        "created": 0,
-        "description": "Served by the local node's deterministic built-in model (or its upstream).",
-        "context_length": 131072,
-        "max_completion_tokens": 4096,
-        "quantization": "fp8",
-        "pricing": {"prompt": "0", "completion": "0", "image": "0", "request": "0"},
-    }
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
