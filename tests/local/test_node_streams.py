@@ -20,7 +20,7 @@ def _decrypted(client: Client, sealed: object, events: list) -> list[bytes]:  # 
 def test_stream_framing(client: Client) -> None:
     sealed, events = client.stream(CHAT, chat_body("stream please", max_tokens=6), num_compute_units=6)
     kinds = [e.kind for e in events]
-    assert kinds[-1] == "data"
+    assert "data" in kinds  # keep-alives may come anywhere, even after the last event (as upstream)
     assert all(e.text == ": keep-alive" for e in events if e.kind == "comment")
     assert all(e.text != "[DONE]" for e in events)
     data = [e.json() for e in events if e.kind == "data"]
@@ -81,7 +81,8 @@ def test_plaintext_streams_get_keep_alives_too() -> None:
         for client in make_client(node):
             response = client.http.post("/v1/chat/completions", json=chat_body(stream=True, max_tokens=1))
     events = parse_sse(response.text)
-    assert events[0].kind == "comment" and [e for e in events if e.kind == "data"][-1] == events[-1]
+    assert events[0].kind == "comment"
+    assert [e.json()["choices"] for e in events if e.kind == "data"][-1] == []  # the usage chunk, no [DONE]
 
 
 def test_chunk_plaintext_is_compact_vllm_shape(client: Client) -> None:
