@@ -77,3 +77,32 @@ def test_node_on_a_busy_port_is_one_error_line() -> None:
     assert busy.returncode == 1
     assert out == ""
     assert assert_one_error_line(err).startswith(f"atoma: error: cannot listen on 127.0.0.1:{port}")
+
+
+def _completions_stream_events(url: str, token: str) -> list[str]:
+    """One confidential completions stream, sealed by hand; returns the SSE blocks it got."""
+    import json
+
+    from atoma_sdk.confidential.envelope import ClientSession
+
+    headers = {"authorization": f"Bearer {token}"}
+    lock = httpx.post(f"{url}/v1/nodes/lock", json={"model": CHAT_MODEL}, headers=headers, timeout=10).json()
+    session = ClientSession.create(lock["public_key"])
+    inner = json.dumps({"model": CHAT_MODEL, "prompt": "Once", "stream": True}).encode()
+    body = {
+        **session.encrypt_request(inner),
+        "model_name": CHAT_MODEL,
+        "stack_small_id": lock["stack_small_id"],
+        "stream": True,
+    }
+    response = httpx.post(f"{url}/v1/confidential/completions", json=body, headers=headers, timeout=10)
+    assert response.status_code == 200
+    return [block for block in response.text.split("\n\n") if block]
+
+
+def test_node_drops_completions_stream_chunks_unless_told_not_to() -> None:
+    with node_process() as node:
+        assert not [e for e in _completions_stream_events(node.url, node.api_key) if e.startswith("data:")]
+    with node_process("--native-completions-streams") as node:
+        data = [e for e in _completions_stream_events(node.url, node.api_key) if e.startswith("data:")]
+        assert len(data) > 2

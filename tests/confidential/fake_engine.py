@@ -95,5 +95,6 @@ def _handler(engine: FakeEngine) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def node_with_engine(**config: Any) -> Iterator[tuple[LocalNode, FakeEngine]]:
     """A local node whose answers come from a fresh :class:`FakeEngine`."""
+    config.setdefault("completions_stream_quirk", False)  # native completions streams reach the client
     with FakeEngine() as engine, LocalNode(NodeConfig(upstream=engine.url, **config)) as node:
         yield node, engine

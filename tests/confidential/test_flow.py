@@ -102,6 +102,8 @@ def test_stream_yields_verified_chunks_and_keeps_usage(sdk: AtomaSDK) -> None:
     assert "".join(texts) == expected_text()
     with_text = [text for text in texts if text]
     assert stream.usage is not None and 0 < len(with_text) <= stream.usage.completion_tokens
+    # vLLM-like chunks: a role-only first one, a held-back token's empty one, some with several tokens.
+    assert texts[0] == "" and "" in texts[1:]
     receipt = stream.receipt
     assert receipt.complete and receipt.nonce_reuse and receipt.chunk_count_within_bound is True
     assert receipt.content_chunks == len(with_text) and receipt.stream_mode is None
@@ -115,6 +117,8 @@ def test_repeated_tokens_arrive_as_identical_chunks(sdk: AtomaSDK) -> None:
         texts = [item.data.choices[0].delta.content or "" for item in stream]
     assert "".join(texts) == expected_text(max_tokens=6)
     assert 0 < len([text for text in texts if text]) <= 6  # never more chunks with text than max_tokens
+    # vLLM-like: a role-only first chunk, then text chunks (one held back: empty); the third token repeats.
+    assert texts[0] == "" and texts[2] == texts[3]
 
 
 def test_nonce_reuse_raise_policy(sdk: AtomaSDK) -> None:

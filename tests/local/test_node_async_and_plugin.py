@@ -12,7 +12,7 @@ from atoma_sdk.confidential.envelope import ClientSession
 from atoma_sdk.errors import AtomaError
 from atoma_sdk.local import LocalNode, NodeConfig
 
-from .support import CHAT, CHAT_MODEL, chat_body, dumps
+from .support import CHAT, CHAT_MODEL, COMPLETIONS, chat_body, dumps
 
 
 @pytest.mark.anyio
@@ -88,3 +88,38 @@ def test_plugin_module_imports_without_the_server_stack() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("route", "inner"), [(CHAT, chat_body()), (COMPLETIONS, {"model": CHAT_MODEL, "prompt": "x"})]
+)
+async def test_async_streams_in_the_default_mode(route: str, inner: dict[str, object]) -> None:
+    """Keep-alives arrive while the model works (before its first chunk too); completions chunks never do."""
+    async with LocalNode(NodeConfig(token_delay=0.03)) as node:
+        headers = {"authorization": f"Bearer {node.api_key}"}
+        async with httpx.AsyncClient(base_url=node.url, headers=headers, timeout=30) as http:
+            lock = (await http.post("/v1/nodes/lock", json={"model": CHAT_MODEL})).json()
+            session = ClientSession.create(lock["public_key"])
+            body = {
+                **session.encrypt_request(dumps({**inner, "stream": True})),
+                "model_name": CHAT_MODEL,
+                "stack_small_id": lock["stack_small_id"],
+                "stream": True,
+            }
+            lines: list[str] = []
+            async with http.stream("POST", route, json=body) as response:
+                assert response.status_code == 200
+                async for line in response.aiter_lines():
+                    if line:
+                        lines.append(line)
+    assert lines[0] == ": keep-alive"
+    data = [line for line in lines if line.startswith("data: ")]
+    assert all(line in (": keep-alive", *data) for line in lines) and "data: [DONE]" not in data
+    if route == COMPLETIONS:
+        assert data == []  # the proxy drops them (protocol.md §12.1)
+    else:
+        envelopes = [json.loads(d[6:]) for d in data]
+        chunks = [json.loads(session.decrypt(e["ciphertext"], e["nonce"])) for e in envelopes]
+        assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+        assert chunks[-1]["usage"]["completion_tokens"] == 16

@@ -9,8 +9,9 @@ import pytest
 
 from atoma_sdk.confidential.envelope import ClientSession, b64e, body_hash
 from atoma_sdk.errors import IntegrityError
-from atoma_sdk.local import LocalNode
+from atoma_sdk.local import LocalNode, NodeConfig, model
 
+from .conftest import make_client
 from .support import (
     CHAT,
     CHAT_MODEL,
@@ -132,9 +133,16 @@ def test_lock_amount_must_cover_compute_units(
     assert client.post(CHAT, client.seal(chat_body(), lock, **outer)).status_code == status
 
 
-def test_unknown_stack_is_425(client: Client) -> None:
+def test_unknown_stack_is_404(client: Client) -> None:
     lock = client.lock()
-    assert client.post(CHAT, client.seal(chat_body(), {**lock, "stack_small_id": 9})).status_code == 425
+    response = client.post(CHAT, client.seal(chat_body(), {**lock, "stack_small_id": 9}))
+    assert error_of(response) == (404, "NOT_FOUND", "Resource not found")  # no node address for it
+
+
+def test_known_stack_without_a_lock_is_425(client: Client) -> None:
+    lock = client.lock()
+    assert client.post(CHAT, client.seal(chat_body(), lock)).status_code == 200
+    assert error_of(client.post(CHAT, client.seal(chat_body(), lock)))[:2] == (425, "UNAVAILABLE_STACK")
 
 
 @pytest.mark.parametrize(
@@ -174,23 +182,28 @@ def test_body_hash_mismatch_is_500_bad_request(client: Client) -> None:
     )
 
 
+def test_bad_body_hash_length_is_500_bad_request(client: Client) -> None:
+    sealed = client.seal(chat_body())
+    assert error_of(client.post(CHAT, {**sealed.body, "plaintext_body_hash": b64e(bytes(31))})) == (
+        500,
+        "INTERNAL_ERROR",
+        "Bad Request",
+    )
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
         ("salt", b64e(bytes(8))),
         ("nonce", b64e(bytes(16))),
         ("client_dh_public_key", b64e(bytes(31))),
-        ("plaintext_body_hash", b64e(bytes(31))),
         ("ciphertext", "abc"),
     ],
 )
-def test_bad_lengths_or_base64_are_500_bad_request(client: Client, field: str, value: str) -> None:
+def test_bad_decryption_inputs_are_generic_500(client: Client, field: str, value: str) -> None:
+    # The node maps every error of its decryption step to 500 (protocol.md §12.3), not to 400.
     sealed = client.seal(chat_body())
-    assert error_of(client.post(CHAT, {**sealed.body, field: value})) == (
-        500,
-        "INTERNAL_ERROR",
-        "Bad Request",
-    )
+    assert error_of(client.post(CHAT, {**sealed.body, field: value})) == (500, "INTERNAL_ERROR", GENERIC_500)
 
 
 def test_tampered_ciphertext_is_generic_500(client: Client) -> None:
@@ -238,11 +251,36 @@ def test_confidential_completions(client: Client) -> None:
     assert envelope["usage"]["completion_tokens"] == 4
 
 
-def test_confidential_completions_stream(client: Client) -> None:
-    sealed, events = client.stream(COMPLETIONS, {"model": CHAT_MODEL, "prompt": "Once"})
-    chunks = [json.loads(client.open(sealed.session, e.json())) for e in events if e.kind == "data"]
-    assert all(c["object"] == "text_completion" for c in chunks)
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == len(chunks) - 1
+def test_confidential_completions_stream_delivers_no_chunk_by_default(client: Client) -> None:
+    # The proxy drops every chunk of a confidential completions stream (protocol.md §12.1): a 200,
+    # keep-alives only, then the end of the body; the lock was spent all the same.
+    sealed = client.seal({"model": CHAT_MODEL, "prompt": "Once"}, stream=True)
+    response = client.post(COMPLETIONS, sealed)
+    assert response.status_code == 200
+    assert all(e.kind == "comment" and e.text == ": keep-alive" for e in parse_sse(response.text))
+    assert client.post(COMPLETIONS, sealed).status_code == 425
+
+
+def test_confidential_completions_stream_when_the_quirk_is_off() -> None:
+    with LocalNode(NodeConfig(completions_stream_quirk=False)) as node:
+        for client in make_client(node):
+            sealed, events = client.stream(COMPLETIONS, {"model": CHAT_MODEL, "prompt": "Once"})
+            chunks = [json.loads(client.open(sealed.session, e.json())) for e in events if e.kind == "data"]
+            assert all(c["object"] == "text_completion" for c in chunks)
+            *content, usage = chunks
+            assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == model.DEFAULT_MAX_TOKENS
+            assert sum(1 for c in content if c["choices"][0]["text"]) < usage["usage"]["completion_tokens"]
+            assert content[-1]["choices"][0] == {
+                "index": 0,
+                "text": "",
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+
+
+def test_non_streamed_confidential_completions_are_delivered(client: Client) -> None:
+    envelope, answer = client.call(COMPLETIONS, {"model": CHAT_MODEL, "prompt": "Once"})
+    assert answer["object"] == "text_completion" and envelope["usage"] == answer["usage"]
 
 
 def test_confidential_embeddings(client: Client) -> None:
@@ -289,12 +327,14 @@ def test_plaintext_chat(client: Client) -> None:
     assert answer["object"] == "chat.completion"
 
 
-def test_plaintext_chat_stream_ends_with_done(client: Client) -> None:
+def test_plaintext_chat_stream_ends_without_done(client: Client) -> None:
+    # The proxy consumes the engine's [DONE] on plaintext streams too (protocol.md §12.4).
     response = client.http.post("/v1/chat/completions", json=chat_body(stream=True, max_tokens=3))
-    events = parse_sse(response.text)
-    assert events[-1].text == "[DONE]"
-    chunks = [e.json() for e in events[:-1]]
-    assert [c["choices"][0]["delta"].get("content") is not None for c in chunks[:-1]] == [True] * 3
+    events = [e for e in parse_sse(response.text) if e.kind == "data"]
+    assert all(e.text != "[DONE]" for e in events)
+    chunks = [e.json() for e in events]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks[:-1]).count(" ") == 2  # 3 words
     assert chunks[-1]["usage"]["completion_tokens"] == 3
 
 

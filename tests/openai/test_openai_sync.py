@@ -82,7 +82,7 @@ def test_chat_stream_with_include_usage_ends_with_the_nodes_usage_chunk(client: 
     last = chunks[-1]
     assert last.choices == [] and last.usage is not None
     content_chunks = [chunk for chunk in chunks if chunk.choices and chunk.choices[0].delta.content]
-    assert 0 < len(content_chunks) <= last.usage.completion_tokens
+    assert 0 < len(content_chunks) <= last.usage.completion_tokens  # engines send several tokens a chunk
     assert all(chunk.usage is None for chunk in chunks[:-1])
 
 

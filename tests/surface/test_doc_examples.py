@@ -33,8 +33,6 @@ PLACEHOLDERS = {
     "docs/sdks/confidentialimages/README.md:2",
     "docs/sdks/nodes/README.md:1",
     "docs/sdks/nodes/README.md:2",
-    # The local node serves no OpenRouter model listing (the real proxy does).
-    "docs/sdks/models/README.md:2",
 }
 
 

@@ -41,7 +41,11 @@ def run_node(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from ..local.server import serve
     except ImportError:
         raise CLIError("the local node needs the 'local' extra: pip install 'atoma-sdk[local]'") from None
-    options: dict[str, Any] = {"token_delay": args.token_delay, "unique_chunk_nonces": args.unique_nonces}
+    options: dict[str, Any] = {
+        "token_delay": args.token_delay,
+        "unique_chunk_nonces": args.unique_nonces,
+        "completions_stream_quirk": not args.native_completions_streams,
+    }
     if args.api_key is not None:
         options["api_key"] = args.api_key
     if args.admin_token is not None:

@@ -101,10 +101,16 @@ def build_parser() -> _Parser:
         "built-in model; its key is read from ATOMA_UPSTREAM_API_KEY",
     )
     node.add_argument(
-        "--token-delay", type=_seconds, default=0.0, metavar="SECONDS", help="pause between streamed tokens"
+        "--token-delay", type=_seconds, default=0.0, metavar="SECONDS", help="time each streamed chunk takes"
     )
     node.add_argument(
         "--unique-nonces", action="store_true", help="encrypt every stream chunk under its own nonce"
+    )
+    node.add_argument(
+        "--native-completions-streams",
+        action="store_true",
+        help="deliver confidential completions streams (the real proxy drops their chunks: keep-alives, "
+        "then EOF)",
     )
     node.add_argument("--json", action="store_true", help="print the node's details as one JSON line")
 

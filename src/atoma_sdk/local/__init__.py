@@ -1,9 +1,11 @@
 """The local confidential node: an Atoma proxy + node on loopback, for demos and tests (extra ``local``).
 
 It speaks the real wire protocol (``/v1/nodes/lock``, the confidential chat / completions / embeddings /
-images routes, plaintext routes, bearer auth, the proxy's error bodies and status mapping) and answers
-with a *deterministic built-in model* (:mod:`atoma_sdk.local.model`, not a language model) or, with
-``NodeConfig(upstream=URL)``, with any OpenAI-compatible server behind it (a confidential gateway)::
+images routes, plaintext routes, bearer auth, the proxy's error bodies and status mapping) and, by default,
+today's upstream quirks (confidential completions streams deliver only keep-alives; vLLM-shaped streams;
+see ``docs/local-node.md``). It answers with a *deterministic built-in model* (:mod:`atoma_sdk.local.model`,
+not a language model) or, with ``NodeConfig(upstream=URL)``, with any OpenAI-compatible server behind it
+(a confidential gateway)::
 
     from atoma_sdk.local import LocalNode
 

@@ -27,14 +27,16 @@ class Operation:
     default_units: int
     complete: Callable[[Mapping[str, Any]], Json]
     chunks: Callable[[Mapping[str, Any]], list[Json]] | None = None
+    #: Whether a sealed non-streamed answer carries ``usage`` (the node omits it for images, §12.4).
+    sealed_usage: bool = True
 
 
 CHAT = Operation("chat", "/chat/completions", 8192, model.chat_completion, model.chat_completion_chunks)
 COMPLETIONS = Operation(
     "completions", "/completions", 8192, model.text_completion, model.text_completion_chunks
 )
-EMBEDDINGS = Operation("embeddings", "/embeddings", 0, model.embeddings)
-IMAGES = Operation("images", "/images/generations", 1024 * 1024, model.images)
+EMBEDDINGS = Operation("embeddings", "/embeddings", 8192, model.embeddings)
+IMAGES = Operation("images", "/images/generations", 1024 * 1024, model.images, sealed_usage=False)
 
 
 class AnswerError(Exception):
@@ -98,9 +100,9 @@ class Answerer:
         return _upstream_chunks(response)
 
     async def _paced(self, chunks: list[Json]) -> AsyncIterator[Json]:
-        for index, chunk in enumerate(chunks):
-            if index and self._config.token_delay > 0:
-                await anyio.sleep(self._config.token_delay)
+        for chunk in chunks:
+            if self._config.token_delay > 0:
+                await anyio.sleep(self._config.token_delay)  # each chunk takes its time, the first too
             yield chunk
 
     def _upstream(self) -> httpx.AsyncClient:

@@ -1,9 +1,12 @@
 """The ASGI app of the local node: the Atoma proxy's routes and the node's behaviour behind them.
 
-Routes: ``GET /health`` (no auth); with the bearer token ``GET /v1/models``, ``POST /v1/nodes/lock``,
-plaintext ``POST /v1/chat/completions`` / ``/v1/completions`` / ``/v1/embeddings`` /
-``/v1/images/generations`` (streams end with ``data: [DONE]``), and the confidential
-``POST /v1/confidential/{chat/completions, completions, embeddings, images/generations}``.
+Routes: one per operation of the proxy's OpenAPI document. Without auth ``GET /health``,
+``GET /v1/open_router/models`` and ``POST /v1/nodes`` (a node registering its address, signed with its
+Sui key); with the bearer token ``GET /v1/models``, ``POST /v1/nodes/lock``, plaintext
+``POST /v1/chat/completions`` / ``/v1/completions`` / ``/v1/embeddings`` / ``/v1/images/generations`` and
+the confidential ``POST /v1/confidential/{chat/completions, completions, embeddings, images/generations}``.
+Streams carry bare ``data:`` events, ``: keep-alive`` comments after 15 ms of idleness and no ``[DONE]``,
+as the proxy sends them. Also ``GET /v1/get_node_attestation/{id}`` (the proxy service's, no auth).
 Admin routes (``Authorization: Bearer <admin token>``): ``POST|GET|DELETE /_admin/faults`` (see
 :mod:`atoma_sdk.local.faults` for the JSON) and ``POST /_admin/rotate-key``.
 """
@@ -24,21 +27,21 @@ import anyio.lowlevel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from ..confidential.envelope import NodeSession, RequestRejected, b64d
+from ..confidential.envelope import HASH_LEN, NodeSession, RequestRejected, b64d
 from ..errors import IntegrityError
 from .answer import CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, Answerer, AnswerError, Operation
 from .confidential import InjectedDisconnect, OuterRequestError, Sealer, parse_outer, reflected, sealed_events
 from .config import NodeConfig
+from .directory import RegistrationError, check_registration, open_router_models
 from .faults import FaultPlan, FaultSpecError
+from .sse import EventStreamResponse
 from .state import NodeState
 from .wire import (
-    DONE,
     NODE_BAD_REQUEST,
     NODE_INTERNAL_ERROR,
-    SSE_HEADERS,
     dumps,
     error_response,
     event,
@@ -96,7 +99,8 @@ class _Node:
             await anyio.sleep(plan.delay)
         if plan.fail is not None:
             fail = plan.fail
-            return error_response(fail.status, fail.message, retry_after=fail.retry_after), plan
+            response = error_response(fail.status, fail.message, retry_after=fail.retry_after, code=fail.code)
+            return response, plan
         return None, plan
 
     async def health(self, request: Request) -> Response:
@@ -151,10 +155,8 @@ class _Node:
         try:
             if body.get("stream") is True and op.chunks is not None:
                 source = await self.answerer.open_stream(op, body)
-                return StreamingResponse(
-                    _plain_events(source), media_type="text/event-stream", headers=SSE_HEADERS
-                )
-            return json_response(await self.answerer.complete(op, body))
+                return self._sse(_plain_events(source, self.state))
+            return json_response(_signed(await self.answerer.complete(op, body), self.state))
         except AnswerError as exc:
             return request_error(str(exc)) if exc.bad_request else error_response(500)
 
@@ -169,6 +171,8 @@ class _Node:
             return request_error(str(exc))
         except IntegrityError:
             return request_error("Hash is not base64")
+        if outer["stack_small_id"] not in self.state.stack_ids:
+            return error_response(404)  # the proxy finds no node address for the stack
         units = outer.get("num_compute_units")
         if not self.state.locks.consume(
             outer["stack_small_id"], op.default_units if units is None else units
@@ -181,14 +185,18 @@ class _Node:
         if plan.reflect:
             answer = reflected(self.state, outer)
             if streamed:
-                return _sse(_once(event(dumps(answer))))
+                return self._sse(_once(event(dumps(answer))))
             return json_response(
                 {**answer, "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
             )
+        if not _is_hash(outer["plaintext_body_hash"]):
+            return error_response(500, NODE_BAD_REQUEST)  # node 400, seen through the proxy
         try:
             session, plaintext = NodeSession.from_request(self.state.private_key, outer)
         except RequestRejected as exc:
-            bad = exc.kind in ("malformed", "hash-mismatch")
+            # Only a hash mismatch is a node 400; every decryption error (encodings, lengths, a stale
+            # key, a failed tag) is a node 500 (protocol.md §12.3).
+            bad = exc.kind == "hash-mismatch"
             return error_response(500, NODE_BAD_REQUEST if bad else NODE_INTERNAL_ERROR)
         body = _decode_inner(plaintext)
         if body is None or body.get("model") not in self.config.models:
@@ -197,16 +205,42 @@ class _Node:
         try:
             if streamed:
                 source = await self.answerer.open_stream(op, body)
-                return _sse(sealed_events(source, sealer, plan, keep_alive=self.config.keep_alive))
+                dropped = op is COMPLETIONS and self.config.completions_stream_quirk
+                return self._sse(sealed_events(source, sealer, plan, deliver=not dropped))
             answer = await self.answerer.complete(op, body)
         except AnswerError as exc:
             return error_response(500, NODE_BAD_REQUEST if exc.bad_request else NODE_INTERNAL_ERROR)
         answer_bytes = dumps(answer)
         if plan.plaintext_index is not None:
             return Response(answer_bytes, media_type="application/json")
+        corrupt = plan.corrupt_index is not None
         return json_response(
-            sealer.response(answer_bytes, answer.get("usage"), corrupt=plan.corrupt_index is not None)
+            sealer.response(answer_bytes, answer.get("usage"), with_usage=op.sealed_usage, corrupt=corrupt)
         )
+
+    def _sse(self, body: AsyncIterator[bytes]) -> Response:
+        interval = self.config.keep_alive_interval if self.config.keep_alive else None
+        return EventStreamResponse(body, keep_alive=interval)
+
+    async def open_router_models(self, request: Request) -> Response:
+        """``GET /v1/open_router/models`` (no auth): the proxy's OpenRouter models file, a model an entry."""
+        denied, _ = await self._admit(request, auth=False)
+        if denied:
+            return denied
+        return json_response(open_router_models(self.config.models))
+
+    async def register_node(self, request: Request) -> Response:
+        """``POST /v1/nodes`` (no auth): a node registers its public address, signed with its Sui key."""
+        denied, _ = await self._admit(request, auth=False)
+        if denied:
+            return denied
+        try:
+            check_registration(
+                await _json_object(request), self.config.node_small_id, self.state.signer.address
+            )
+        except RegistrationError as exc:
+            return error_response(404) if exc.status == 404 else request_error(str(exc))
+        return json_response({"message": "Success"})
 
     async def admin_faults(self, request: Request) -> Response:
         if not _bearer_ok(request, self.config.admin_token):
@@ -275,15 +309,26 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _plain_events(source: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+def _signed(answer: dict[str, Any], state: NodeState) -> dict[str, Any]:
+    """A plaintext answer or chunk as the node signs it: ``signature`` and ``response_hash`` (over the
+    answer's compact JSON) appended, which the proxy passes on to the client."""
+    response_hash, signature = state.sign(dumps(answer))
+    return {**answer, "signature": signature, "response_hash": response_hash}
+
+
+async def _plain_events(source: AsyncIterator[dict[str, Any]], state: NodeState) -> AsyncIterator[bytes]:
+    """A plaintext stream's events; the proxy consumes the engine's ``[DONE]`` (§12.4), so none is sent."""
     async for chunk in source:
-        yield event(dumps(chunk))
+        yield event(dumps(_signed(chunk, state)))
         await anyio.lowlevel.checkpoint()  # fairness, and noticing a client that went away
-    yield DONE
 
 
-def _sse(body: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
+def _is_hash(value: str) -> bool:
+    try:
+        b64d(value, length=HASH_LEN, what="body hash")
+    except IntegrityError:
+        return False
+    return True
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
@@ -308,6 +353,8 @@ def create_app(config: NodeConfig | None = None) -> Starlette:
         Route("/health", node.health, methods=["GET"]),
         Route("/v1/models", node.models, methods=["GET"]),
         Route("/v1/nodes/lock", node.lock, methods=["POST"]),
+        Route("/v1/nodes", node.register_node, methods=["POST"]),
+        Route("/v1/open_router/models", node.open_router_models, methods=["GET"]),
         *(
             Route(f"/v1/confidential/{path}", partial(node.confidential, op=op), methods=["POST"])
             for path, op in _OPERATIONS.items()

@@ -12,7 +12,7 @@ import anyio.lowlevel
 from ..confidential.envelope import NONCE_LEN, NodeSession, b64d, b64e
 from .faults import FaultPlan
 from .state import NodeState
-from .wire import KEEP_ALIVE, dumps, event
+from .wire import dumps, event
 
 _STRING_FIELDS = (
     "ciphertext",
@@ -78,17 +78,21 @@ class Sealer:
             fixed if fixed is not None else (None if config.unique_chunk_nonces else os.urandom(NONCE_LEN))
         )
 
-    def response(self, plaintext: bytes, usage: Any, *, corrupt: bool = False) -> dict[str, Any]:
-        """A non-streamed ``ConfidentialComputeResponse`` (node key order)."""
+    def response(
+        self, plaintext: bytes, usage: Any, *, with_usage: bool = True, corrupt: bool = False
+    ) -> dict[str, Any]:
+        """A non-streamed ``ConfidentialComputeResponse`` (node key order; no ``usage`` key for images)."""
         ciphertext, nonce = self._session.encrypt(plaintext, self._fixed)
         response_hash, signature = self._state.sign(plaintext)
-        return {
+        body = {
             "nonce": nonce,
             "ciphertext": _flip(ciphertext) if corrupt else ciphertext,
             "response_hash": response_hash,
             "signature": signature,
-            "usage": usage,
         }
+        if with_usage:
+            body["usage"] = usage
+        return body
 
     def chunk(self, plaintext: bytes, usage: Any, *, corrupt: bool = False) -> dict[str, Any]:
         """One stream chunk: ``ciphertext, nonce, [usage], signature, response_hash``."""
@@ -103,9 +107,11 @@ class Sealer:
 
 
 async def sealed_events(
-    source: AsyncIterator[dict[str, Any]], sealer: Sealer, plan: FaultPlan, *, keep_alive: bool
+    source: AsyncIterator[dict[str, Any]], sealer: Sealer, plan: FaultPlan, *, deliver: bool = True
 ) -> AsyncIterator[bytes]:
-    """The SSE body of a confidential stream: bare ``data:`` objects, keep-alives between, no ``[DONE]``."""
+    """The SSE body of a confidential stream: bare ``data:`` objects, no ``[DONE]`` (keep-alives are the
+    response's). ``deliver=False`` plays the proxy's completions-stream bug (protocol.md §12.1): every chunk
+    is generated, sealed and then dropped, so the client sees only keep-alives and the end of the body."""
     usage: Any = None
     index = 0
     try:
@@ -114,15 +120,15 @@ async def sealed_events(
                 return
             if plan.drop_after is not None and index >= plan.drop_after:
                 raise InjectedDisconnect
-            if index and keep_alive:
-                yield KEEP_ALIVE
             plaintext = dumps(chunk)
             if chunk.get("usage") is not None:
                 usage = chunk["usage"]  # sticky, as the node copies it onto every later chunk
             if index == plan.plaintext_index:
-                yield event(plaintext)
+                data = event(plaintext)
             else:
-                yield event(dumps(sealer.chunk(plaintext, usage, corrupt=index == plan.corrupt_index)))
+                data = event(dumps(sealer.chunk(plaintext, usage, corrupt=index == plan.corrupt_index)))
+            if deliver:
+                yield data
             index += 1
             # Let the loop run between events: other streams get their turn, and a client that went
             # away is noticed (the response is cancelled instead of writing into a dead socket).

@@ -26,10 +26,13 @@ class NodeConfig:
     """Everything that shapes a local node. Defaults mimic the real proxy + node (protocol.md).
 
     ``node_private_key`` / ``signer`` are generated when None. ``response_nonce`` fixes every response
-    and stream nonce (test vectors only). ``keep_alive`` interleaves ``: keep-alive`` comments between
-    stream events; ``token_delay`` (seconds) paces the built-in model's chunks. ``upstream`` is the base
-    URL of an OpenAI-compatible server (e.g. ``http://127.0.0.1:8000/v1``) that answers instead of the
-    built-in deterministic model.
+    and stream nonce (test vectors only). ``keep_alive`` sends a ``: keep-alive`` comment after every
+    ``keep_alive_interval`` seconds (15 ms, as the proxy) without an event; ``token_delay`` (seconds) is the
+    time the built-in model takes for each chunk, the first one included. ``completions_stream_quirk`` plays
+    the proxy bug that drops every chunk of a confidential completions stream (protocol.md §12.1: the
+    client gets keep-alives, then the end of the body); turn it off to test native streaming.
+    ``upstream`` is the base URL of an OpenAI-compatible server (e.g. ``http://127.0.0.1:8000/v1``) that
+    answers instead of the built-in deterministic model.
     """
 
     api_key: str = field(default_factory=_token)
@@ -41,6 +44,8 @@ class NodeConfig:
     default_lock_units: int = 8192
     unique_chunk_nonces: bool = False
     keep_alive: bool = True
+    keep_alive_interval: float = 0.015
+    completions_stream_quirk: bool = True
     token_delay: float = 0.0
     upstream: str | None = None
     upstream_api_key: str | None = None
@@ -55,5 +60,6 @@ class NodeConfig:
     def __repr__(self) -> str:
         return (
             f"NodeConfig(models={self.models!r}, upstream={self.upstream!r}, "
-            f"unique_chunk_nonces={self.unique_chunk_nonces!r}, <secrets redacted>)"
+            f"unique_chunk_nonces={self.unique_chunk_nonces!r}, "
+            f"completions_stream_quirk={self.completions_stream_quirk!r}, <secrets redacted>)"
         )

@@ -8,6 +8,7 @@ and ``drop`` / ``truncate`` streamed ones only. ``rtt_ms`` delays every request 
 Admin JSON (``POST /_admin/faults``): one object or a list of objects with a ``kind`` and its fields::
 
     {"kind": "fail", "n": 2, "status": 503, "retry_after": 1, "route": "/v1/nodes/lock"}
+    {"kind": "fail", "status": 400, "code": "FIAT_PAYMENTS_ONLY"}   (the proxy's message for that code)
     {"kind": "rtt", "ms": 40}                {"kind": "delay", "ms": 200, "n": 1}
     {"kind": "drop", "after": 2}             {"kind": "truncate", "after": 3}
     {"kind": "corrupt", "index": 0}          {"kind": "plaintext", "index": 1}
@@ -36,6 +37,7 @@ class Failure:
     status: int
     retry_after: float | None = None
     message: str | None = None
+    code: str | None = None
 
 
 @dataclass(slots=True)
@@ -70,7 +72,12 @@ class _Rule:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Failure):
-        return {"status": value.status, "retry_after": value.retry_after, "message": value.message}
+        return {
+            "status": value.status,
+            "retry_after": value.retry_after,
+            "message": value.message,
+            "code": value.code,
+        }
     return value
 
 
@@ -96,11 +103,16 @@ class Faults:
         retry_after: float | None = None,
         message: str | None = None,
         route: str | None = None,
+        code: str | None = None,
     ) -> None:
-        """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given)."""
+        """Answer the next ``n`` requests with ``status`` (and ``Retry-After`` when given).
+
+        ``code`` replaces the proxy's code for the status, e.g. ``status=400, code="FIAT_PAYMENTS_ONLY"``
+        (message "Only fiat payments are supported" unless ``message`` is given).
+        """
         if not 400 <= status <= 599:
             raise FaultSpecError("status must be a 4XX or 5XX code")
-        self._add("fail", n, route, Failure(status, retry_after, message))
+        self._add("fail", n, route, Failure(status, retry_after, message, code))
 
     def delay_next(self, ms: float, n: int = 1, *, route: str | None = None) -> None:
         """Delay the next ``n`` requests by ``ms`` milliseconds (on top of ``rtt_ms``)."""
@@ -215,15 +227,16 @@ def _apply_one(faults: Faults, item: Mapping[str, Any]) -> None:
         raise FaultSpecError("'route' must be a string")
     n = _num(item, "n", 1)
     if kind == "fail":
-        message = item.get("message")
-        if message is not None and not isinstance(message, str):
-            raise FaultSpecError("'message' must be a string")
+        message, code = item.get("message"), item.get("code")
+        if not all(v is None or isinstance(v, str) for v in (message, code)):
+            raise FaultSpecError("'message' and 'code' must be strings")
         faults.fail_next(
             n,
             status=_num(item, "status", 503),
             retry_after=_num(item, "retry_after", whole=False),
             message=message,
             route=route,
+            code=code,
         )
     elif kind == "delay":
         faults.delay_next(_num(item, "ms", whole=False) or 0, n, route=route)

@@ -3,9 +3,19 @@
 It exists so that demos and tests get realistic OpenAI-shaped answers without any inference server:
 the text is a function of the prompt, ``max_tokens`` / ``max_completion_tokens``, ``seed``, the model name
 and the choice index (never of time); it repeats the previous token now and then (always at the third
-token), as real models do, so streams contain byte-identical chunks. Without a limit it answers
-:data:`DEFAULT_MAX_TOKENS` tokens and finishes with ``"stop"``; with a limit it answers exactly that many
-and finishes with ``"length"``. ``usage.completion_tokens`` equals the number of content chunks.
+token), as real models do, so streams contain byte-identical chunks. Without a limit it generates
+:data:`DEFAULT_MAX_TOKENS` tokens, the last of them an end-of-sequence token with no text, and finishes with
+``"stop"``; with a limit it answers exactly that many text tokens and finishes with ``"length"``.
+``usage.completion_tokens`` counts every generated token, the end-of-sequence one included.
+
+Streams are shaped like vLLM's (protocol.md §12.2), not one chunk per token: a chat stream opens with a
+chunk per choice carrying only the role (``content: ""``); some chunks carry several tokens (a token held
+back leaves a chunk with empty text and comes with the next one; some tokens join the previous chunk). With
+seven tokens or more, the fifth is always held back and the sixth and seventh come with it, in one chunk.
+The end-of-sequence token is a chunk with empty text and the ``finish_reason``. Chunks of several
+choices interleave, one choice per chunk. So the chunks with text are never more than
+``completion_tokens``, and usually fewer.
+
 Embeddings are unit vectors derived from the input's hash; images are tiny solid-colour PNGs.
 """
 
@@ -137,22 +147,58 @@ class _Plan:
         self.model = _model_of(body)
         self.prompt_tokens = prompt_tokens
         count, self.finish_reason = _token_limit(body)
+        #: A model that stops by itself ends with an end-of-sequence token: generated, counted, no text.
+        self.eos = self.finish_reason == "stop"
         choices = _int(body, "n", 1, 1, MAX_CHOICES)
         seed = body.get("seed")
         seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+        texts = count - 1 if self.eos else count
         self.tokens = [
-            generate_tokens(prompt, model=self.model, seed=seed, count=count, choice=c)
+            generate_tokens(prompt, model=self.model, seed=seed, count=texts, choice=c)
             for c in range(choices)
         ]
         self.created = int(time.time())
 
     def usage(self) -> Json:
-        completion = sum(len(t) for t in self.tokens)
+        completion = sum(len(t) + self.eos for t in self.tokens)
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": completion,
             "total_tokens": self.prompt_tokens + completion,
         }
+
+    def pieces(self, choice: int) -> list[str]:
+        """The texts of one choice's streamed chunks (vLLM-like grouping), end-of-sequence excluded."""
+        return stream_pieces(self.tokens[choice])
+
+
+def stream_pieces(tokens: Sequence[str]) -> list[str]:
+    """Group tokens into stream chunks as an engine does: some held back (an empty chunk), some joined."""
+    noise = _digest_stream(hashlib.blake2b("".join(tokens).encode(), digest_size=32).digest())
+    pieces: list[str] = []
+    pending = ""
+    for index, token in enumerate(tokens):
+        byte = noise[index % len(noise)] if index >= 8 else 0
+        text, pending = pending + token, ""
+        if index < len(tokens) - 1 and (index == 4 or (byte and byte % 11 == 0)):
+            pieces.append("")  # held back (an incomplete character, a possible stop string)
+            pending = text
+        elif (index == 6 or (byte and byte % 13 == 0)) and pieces and pieces[-1]:
+            pieces[-1] += text  # two tokens decoded in one step
+        else:
+            pieces.append(text)
+    return pieces
+
+
+def _interleave(per_choice: list[list[Json]]) -> list[Json]:
+    """One choice per chunk, the choices taking turns as an engine's steps produce them."""
+    return [steps[i] for i in range(max(map(len, per_choice))) for steps in per_choice if i < len(steps)]
+
+
+def _reject_stream_options(body: Mapping[str, Any]) -> None:
+    # vLLM's request validator; through the node and the proxy the client sees 500 "Bad Request".
+    if body.get("stream_options") and not body.get("stream"):
+        raise ModelInputError("Stream options can only be defined when `stream=True`.")
 
 
 def _chat_plan(body: Mapping[str, Any]) -> _Plan:
@@ -174,7 +220,8 @@ def _completion_plan(body: Mapping[str, Any]) -> _Plan:
 
 
 def chat_completion(body: Mapping[str, Any]) -> Json:
-    """A ``chat.completion`` object."""
+    """A ``chat.completion`` object (a request with ``stream_options`` but no ``stream`` is refused)."""
+    _reject_stream_options(body)
     plan = _chat_plan(body)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -197,44 +244,28 @@ def chat_completion(body: Mapping[str, Any]) -> Json:
 def chat_completion_chunks(body: Mapping[str, Any]) -> list[Json]:
     """``chat.completion.chunk`` objects (vLLM shape), the ``choices: []`` usage chunk last."""
     plan = _chat_plan(body)
-    cid = f"chatcmpl-{uuid.uuid4().hex}"
-    chunks: list[Json] = []
-    for step in range(len(plan.tokens[0])):
-        for index, tokens in enumerate(plan.tokens):
-            delta = {"role": "assistant", "content": tokens[step]} if step == 0 else {"content": tokens[step]}
-            last = step == len(tokens) - 1
-            chunks.append(
-                {
-                    "id": cid,
-                    "object": "chat.completion.chunk",
-                    "created": plan.created,
-                    "model": plan.model,
-                    "choices": [
-                        {
-                            "index": index,
-                            "delta": delta,
-                            "logprobs": None,
-                            "finish_reason": plan.finish_reason if last else None,
-                        }
-                    ],
-                    "usage": None,
-                }
-            )
-    chunks.append(
-        {
-            "id": cid,
-            "object": "chat.completion.chunk",
-            "created": plan.created,
-            "model": plan.model,
-            "choices": [],
-            "usage": plan.usage(),
-        }
-    )
-    return chunks
+    head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": plan.created}
+
+    def chunk(index: int, delta: Json, finish_reason: str | None = None) -> Json:
+        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return {**head, "model": plan.model, "choices": [choice], "usage": None}
+
+    per_choice: list[list[Json]] = []
+    for index in range(len(plan.tokens)):
+        pieces = plan.pieces(index)
+        steps = [chunk(index, {"role": "assistant", "content": ""})]
+        steps += [chunk(index, {"content": text}) for text in pieces]
+        if plan.eos:
+            steps.append(chunk(index, {"content": ""}, plan.finish_reason))
+        else:
+            steps[-1]["choices"][0]["finish_reason"] = plan.finish_reason
+        per_choice.append(steps)
+    return [*_interleave(per_choice), {**head, "model": plan.model, "choices": [], "usage": plan.usage()}]
 
 
 def text_completion(body: Mapping[str, Any]) -> Json:
-    """A ``text_completion`` object."""
+    """A ``text_completion`` object (a request with ``stream_options`` but no ``stream`` is refused)."""
+    _reject_stream_options(body)
     plan = _completion_plan(body)
     return {
         "id": f"cmpl-{uuid.uuid4().hex}",
@@ -251,29 +282,29 @@ def text_completion(body: Mapping[str, Any]) -> Json:
 
 
 def text_completion_chunks(body: Mapping[str, Any]) -> list[Json]:
-    """Streamed ``text_completion`` chunks, the ``choices: []`` usage chunk last."""
+    """Streamed ``text_completion`` chunks (no role chunk), the ``choices: []`` usage chunk last."""
     plan = _completion_plan(body)
-    cid = f"cmpl-{uuid.uuid4().hex}"
     head = {
-        "id": cid,
+        "id": f"cmpl-{uuid.uuid4().hex}",
         "object": "text_completion",
         "created": plan.created,
         "model": plan.model,
         "system_fingerprint": "atoma-local-deterministic",
     }
-    chunks: list[Json] = []
-    for step in range(len(plan.tokens[0])):
-        for index, tokens in enumerate(plan.tokens):
-            last = step == len(tokens) - 1
-            choice = {
-                "index": index,
-                "text": tokens[step],
-                "logprobs": None,
-                "finish_reason": plan.finish_reason if last else None,
-            }
-            chunks.append({**head, "choices": [choice], "usage": None})
-    chunks.append({**head, "choices": [], "usage": plan.usage()})
-    return chunks
+
+    def chunk(index: int, text: str, finish_reason: str | None = None) -> Json:
+        choice = {"index": index, "text": text, "logprobs": None, "finish_reason": finish_reason}
+        return {**head, "choices": [choice], "usage": None}
+
+    per_choice: list[list[Json]] = []
+    for index in range(len(plan.tokens)):
+        steps = [chunk(index, text) for text in plan.pieces(index)]
+        if plan.eos:
+            steps.append(chunk(index, "", plan.finish_reason))
+        else:
+            steps[-1]["choices"][0]["finish_reason"] = plan.finish_reason
+        per_choice.append(steps)
+    return [*_interleave(per_choice), {**head, "choices": [], "usage": plan.usage()}]
 
 
 def _vector(text: str, model: str, dimensions: int) -> list[float]:

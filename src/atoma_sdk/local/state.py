@@ -23,6 +23,7 @@ class NodeState:
         self.locks = LockTable()
         self.faults = Faults()
         self.stacks = {model: config.first_stack_small_id + i for i, model in enumerate(config.models)}
+        self.stack_ids = frozenset(self.stacks.values())
         self._guard = threading.Lock()
         key = config.node_private_key if config.node_private_key is not None else X25519PrivateKey.generate()
         self._key = (key, b64e(public_key_bytes(key)))

@@ -20,6 +20,8 @@ _ERRORS: dict[int, tuple[str, str]] = {
     501: ("NOT_IMPLEMENTED", "Endpoint not implemented"),
     503: ("SERVICE_UNAVAILABLE", "Service unavailable"),
 }
+#: Codes whose message is fixed whatever the status (``400 FIAT_PAYMENTS_ONLY``, since 2025-07-20).
+_CODE_MESSAGES = {"FIAT_PAYMENTS_ONLY": "Only fiat payments are supported"}
 #: What the proxy says when the node answered 400 (bad base64, lengths, hash mismatch, unknown model).
 NODE_BAD_REQUEST = "Bad Request"
 #: What the proxy says when the node answered 500 (wrong or stale node key, decryption failure).
@@ -44,9 +46,17 @@ def json_response(value: Any, status: int = 200) -> Response:
     return Response(dumps(value), status_code=status, media_type="application/json")
 
 
-def error_response(status: int, message: str | None = None, *, retry_after: float | None = None) -> Response:
-    """``{"error": {"code", "message"}}`` with the proxy's code for ``status``."""
-    code, default = _ERRORS.get(status, ("INTERNAL_ERROR" if status >= 500 else "REQUEST_ERROR", "Error"))
+def error_response(
+    status: int, message: str | None = None, *, retry_after: float | None = None, code: str | None = None
+) -> Response:
+    """``{"error": {"code", "message"}}`` with the proxy's code for ``status`` (or ``code``)."""
+    default_code, default = _ERRORS.get(
+        status, ("INTERNAL_ERROR" if status >= 500 else "REQUEST_ERROR", "Error")
+    )
+    if code is None:
+        code = default_code
+    else:
+        default = _CODE_MESSAGES.get(code, default)
     headers = {}
     if retry_after is not None:
         headers["retry-after"] = (
