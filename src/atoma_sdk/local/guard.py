@@ -105,7 +105,7 @@ class ConnectionGuard:
         """At the cap: shed a batch of stalled/idle connections; False when nothing may be shed."""
         if self.closing:
             return True
-        victims = self._victims(_SHED_BATCH)
+        victims = self._victims(max(1, min(_SHED_BATCH, self.cap // 16)))
         for conn in victims:
             conn.shed = True
             self.closing += 1
@@ -114,7 +114,9 @@ class ConnectionGuard:
         if now - self._warned >= _WARN_EVERY:
             self._warned = now
             _LOG.warning(
-                "atoma node: %d connections open (cap %d); closing the oldest stalled ones", self.open, self.cap
+                "atoma node: %d connections open (cap %d); closing the oldest stalled ones",
+                self.open,
+                self.cap,
             )
         return bool(victims)
 
@@ -143,7 +145,7 @@ class _GuardMixin(asyncio.Protocol):
             self.phase = _HEADERS
             self._arm(self.guard.limits.header_timeout)
         cycle = getattr(self, "cycle", None)
-        super().data_received(data)  # type: ignore[misc]
+        super().data_received(data)
         if getattr(self, "cycle", None) is not cycle:  # a request's headers are complete
             self.phase = _ACTIVE
             self._disarm()
@@ -214,24 +216,36 @@ class GuardedListener(socket.socket):
         return conn, addr
 
 
-class _QuietAcceptErrors(logging.Filter):
-    """asyncio's ``socket.accept() out of system resource``: one line without traceback per 10 s."""
+class _RateLimited(logging.Filter):
+    """Per-connection complaints a client can trigger at will: one line, no traceback, per 10 s."""
 
-    _last = -10.0
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self._last = -10.0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith("socket.accept() out of system resource"):
+        if not str(record.msg).startswith(self.prefix):
             return True
         now = time.monotonic()
         if now - self._last < 10.0:
             return False
-        type(self)._last = now
-        record.exc_info = None
-        record.msg, record.args = "socket.accept() out of system resource (open-files limit reached)", None
+        self._last = now
+        record.msg, record.args, record.exc_info, record.exc_text = self.prefix, None, None, None
         return True
 
 
+_NOISY = {
+    # asyncio, should the process run out of descriptors despite the cap (other code opening files).
+    "asyncio": "socket.accept() out of system resource",
+    # uvicorn, for every request h11/httptools cannot parse (the client gets a 400).
+    "uvicorn.error": "Invalid HTTP request received.",
+}
+
+
 def install_log_filters() -> None:
-    logger = logging.getLogger("asyncio")
-    if not any(isinstance(f, _QuietAcceptErrors) for f in logger.filters):
-        logger.addFilter(_QuietAcceptErrors())
+    """Rate-limit the log lines a bad client can cause (idempotent)."""
+    for name, prefix in _NOISY.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RateLimited) and f.prefix == prefix for f in logger.filters):
+            logger.addFilter(_RateLimited(prefix))

@@ -52,9 +52,9 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 def _path_error(path: str) -> Response | None:
     for segment in path.split("/"):
-        if segment.isdigit() and segment.isascii() and len(segment) > 18:
-            if len(segment) > 19 or int(segment) > _I64_MAX:
-                return error_response(400, "Request error: Invalid URL: path parameter is not a 64-bit integer")
+        digits = segment.isdigit() and segment.isascii() and len(segment) > 18
+        if digits and (len(segment) > 19 or int(segment) > _I64_MAX):
+            return error_response(400, "Request error: Invalid URL: path parameter is not a 64-bit integer")
     return None
 
 
