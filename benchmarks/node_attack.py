@@ -4,7 +4,8 @@ Starts the node in a child process with 256 open files, keeps 300 connections st
 (reopening the ones the node closes) for ``--seconds``, and prints, as JSON: /health latencies during the
 attack (or ``null`` when a request timed out after 5 s), how many connections the attacker had to open,
 and how many bytes the node logged. ``plain`` is uvicorn as the node ran it before the guard
-(``timeout_keep_alive=65``, no header-read timeout, no connection cap).
+(``timeout_keep_alive=65``, no header-read timeout, no connection cap); ``hypercorn`` is Hypercorn with
+``read_timeout=1`` (install it yourself: it is not a dependency).
 """
 
 from __future__ import annotations
@@ -39,6 +40,21 @@ config = uvicorn.Config(create_app(NodeConfig(api_key="k")), log_level="warning"
                         backlog=2048, timeout_keep_alive=65)
 uvicorn.Server(config).run(sockets=[sock])
 """
+_HYPERCORN = _LIMIT + """
+import asyncio, socket
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from atoma_sdk.local import NodeConfig
+from atoma_sdk.local.app import create_app
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+sock.bind(("127.0.0.1", 0)); sock.listen(2048)
+print("http://127.0.0.1:%d" % sock.getsockname()[1], flush=True)
+config = Config()
+config.bind = ["fd://%d" % sock.fileno()]
+config.read_timeout, config.keep_alive_timeout, config.backlog = 1, 65, 2048
+asyncio.run(serve(create_app(NodeConfig(api_key="k")), config))
+"""
+_SERVERS = {"guarded": _GUARDED, "plain": _PLAIN, "hypercorn": _HYPERCORN}
 
 
 def _stall(address: tuple[str, int]) -> socket.socket | None:
@@ -65,7 +81,7 @@ def attack(mode: str, seconds: float, count: int = 300) -> dict[str, object]:
         log = Path(tmp) / "node.log"
         with log.open("w") as err:
             child = subprocess.Popen(
-                [sys.executable, "-c", _GUARDED if mode == "guarded" else _PLAIN],
+                [sys.executable, "-c", _SERVERS[mode]],
                 stdout=subprocess.PIPE, stderr=err, text=True,
             )
         try:
@@ -104,7 +120,7 @@ def attack(mode: str, seconds: float, count: int = 300) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["guarded", "plain"], nargs="?", default="guarded")
+    parser.add_argument("mode", choices=list(_SERVERS), nargs="?", default="guarded")
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     print(json.dumps(attack(args.mode, args.seconds)))

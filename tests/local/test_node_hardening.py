@@ -419,6 +419,12 @@ def test_idle_timeout_and_body_cap_are_settings() -> None:
         assert response.status_code == 200
 
 
+def test_admin_routes_take_curl_form_content_type(node: Child) -> None:
+    form = {"authorization": f"Bearer {ADMIN_TOKEN}", "content-type": "application/x-www-form-urlencoded"}
+    response = httpx.post(node.url + "/_admin/faults", headers=form, content=b'{"kind": "rtt", "ms": 0}')
+    assert response.status_code == 200, response.text
+
+
 def test_a_stalled_body_is_a_408() -> None:
     with LocalNode(NodeConfig(body_timeout=0.5)) as node:
         host, port = node.url.removeprefix("http://").rsplit(":", 1)

@@ -6,7 +6,7 @@ the routes cannot parse into 4xx answers in the proxy's JSON error shape (never 
 * a body over ``max_body_size`` -> 413 (refused from ``Content-Length`` before reading, or once the
   streamed body passes the cap; memory stays bounded either way) and the connection is closed;
 * a body that stalls for ``body_timeout`` seconds between chunks -> 408;
-* a non-JSON ``Content-Type`` on a request with a body -> 415 (a missing one is accepted);
+* a non-JSON ``Content-Type`` on a ``/v1/`` request with a body -> 415 (a missing one is accepted);
 * a numeric path segment outside the 64-bit range -> 400 (axum's ``Path<i64>``);
 * JSON nested too deeply for the parser -> 400;
 * a client that disconnects while its body is read -> nothing is sent and nothing is logged.
@@ -76,7 +76,8 @@ def _precheck(scope: Scope, max_body_size: int) -> Response | None:
             return too_large()
     has_body = (length is not None and int(length) > 0) or _header(scope, b"transfer-encoding") is not None
     content_type = _header(scope, b"content-type")
-    if has_body and content_type is not None and not _is_json(content_type):
+    api = scope["path"].startswith("/v1/")  # the proxy's routes (axum ``Json``); /_admin takes ``curl -d``
+    if api and has_body and content_type is not None and not _is_json(content_type):
         return error_response(415, "Request error: Expected request with `Content-Type: application/json`")
     return None
 
