@@ -113,11 +113,8 @@ class ConnectionGuard:
         now = time.monotonic()
         if now - self._warned >= _WARN_EVERY:
             self._warned = now
-            _LOG.warning(
-                "atoma node: %d connections open (cap %d); closing the oldest stalled ones",
-                self.open,
-                self.cap,
-            )
+            what = "closing the oldest stalled ones" if victims else "all busy, refusing new ones"
+            _LOG.warning("atoma node: connection cap (%d) reached; %s", self.cap, what)
         return bool(victims)
 
     def _victims(self, n: int) -> list[_GuardMixin]:
@@ -174,9 +171,10 @@ class _GuardMixin(asyncio.Protocol):
             transport.close()
 
     def close(self) -> None:
+        """Drop the connection now: abort, not close, which would wait for a client that reads nothing."""
         transport: asyncio.Transport | None = getattr(self, "transport", None)
-        if transport is not None and not transport.is_closing():
-            transport.close()
+        if transport is not None:
+            transport.abort()
 
     def _arm(self, delay: float) -> None:
         self._disarm()
