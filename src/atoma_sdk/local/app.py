@@ -26,6 +26,7 @@ import anyio
 import anyio.lowlevel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -37,6 +38,7 @@ from .confidential import InjectedDisconnect, OuterRequestError, Sealer, parse_o
 from .config import NodeConfig
 from .directory import RegistrationError, check_registration, open_router_models
 from .faults import FaultPlan, FaultSpecError
+from .limits import EXCEPTION_HANDLERS, RequestLimits
 from .sse import EventStreamResponse
 from .state import NodeState
 from .wire import (
@@ -368,6 +370,9 @@ def create_app(config: NodeConfig | None = None) -> Starlette:
         Route("/_admin/faults", node.admin_faults, methods=["GET", "POST", "DELETE"]),
         Route("/_admin/rotate-key", node.admin_rotate_key, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
+    config = state.config
+    limits = Middleware(RequestLimits, max_body_size=config.max_body_size, body_timeout=config.body_timeout)
+    handlers = {HTTPException: _http_error, **EXCEPTION_HANDLERS}
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[limits], exception_handlers=handlers)
     app.state.node = state
     return app

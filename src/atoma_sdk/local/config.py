@@ -56,6 +56,15 @@ class NodeConfig:
     #: GPUs in the synthetic attestation evidence; its static key-rotation nonce (random when None).
     attestation_devices: int = 1
     key_rotation_nonce: int | None = None
+    #: Request bodies: the size cap (bytes; 413 above it) and the longest pause between chunks (s; 408).
+    max_body_size: int = 4 * 1024 * 1024
+    body_timeout: float = 10.0
+    #: Connections: headers must be complete this long after a request's first byte (s); a silent
+    #: connection is closed after ``idle_timeout`` (s); ``max_connections`` caps open connections
+    #: (None: derived from the open-files limit). See :mod:`atoma_sdk.local.guard`.
+    header_timeout: float = 1.0
+    idle_timeout: float = 65.0
+    max_connections: int | None = None
 
     def __repr__(self) -> str:
         return (

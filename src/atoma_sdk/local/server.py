@@ -17,6 +17,7 @@ from ..errors import AtomaError
 from .app import create_app
 from .config import NodeConfig
 from .faults import Faults
+from .guard import ConnectionGuard, GuardedListener, ServerLimits, install_log_filters, protocol_class
 from .state import NodeState
 
 if TYPE_CHECKING:
@@ -25,11 +26,11 @@ if TYPE_CHECKING:
 _START_TIMEOUT = 15.0
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int) -> GuardedListener:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listener says TCP
     # (without it every keep-alive request waits ~40 ms for a delayed ACK).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = GuardedListener(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -46,27 +47,44 @@ def _url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _server(app: Any) -> uvicorn.Server:
+def _server(app: Any, sock: GuardedListener, limits: ServerLimits) -> uvicorn.Server:
+    """uvicorn with the connection guard (:mod:`atoma_sdk.local.guard`) on ``sock``."""
+    guard = ConnectionGuard(limits)
+    sock.guard = guard
+    install_log_filters()
     config = uvicorn.Config(
         app,
+        http=protocol_class(guard),
+        loop="asyncio",  # the guard's accept() must be the one the loop calls (uvloop accepts in C)
         log_level="warning",
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=2,
         backlog=2048,
-        # Longer than clients' pool expiry (httpx: 5 s), so a pooled connection is never closed under a
-        # client that is just reusing it (a ReadError under load).
-        timeout_keep_alive=65,
+        # The idle timeout. The default (65 s) is longer than clients' pool expiry (httpx: 5 s), so a pooled
+        # connection is never closed under a client that is just reusing it (a ReadError under load).
+        timeout_keep_alive=max(1, round(limits.idle_timeout)),
     )
     return uvicorn.Server(config)
+
+
+def _limits(config: NodeConfig) -> ServerLimits:
+    return ServerLimits(
+        header_timeout=config.header_timeout,
+        idle_timeout=config.idle_timeout,
+        max_connections=config.max_connections,
+    )
 
 
 class BackgroundServer:
     """Any ASGI app served by uvicorn in a daemon thread on a freshly bound socket (port 0 = a free port)."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, limits: ServerLimits | None = None
+    ) -> None:
         self.app = app
         self._host, self._port = host, port
+        self._limits = limits if limits is not None else ServerLimits()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -83,8 +101,8 @@ class BackgroundServer:
         """Start serving; returns when the server accepts connections (idempotent)."""
         if self._thread is not None:
             return
-        self._socket = _bind(self._host, self._port)
-        self._server = server = _server(self.app)
+        self._socket = sock = _bind(self._host, self._port)
+        self._server = server = _server(self.app, sock, self._limits)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [self._socket]}, name="atoma-local-node", daemon=True
         )
@@ -121,7 +139,7 @@ class LocalNode:
         self.config = config if config is not None else NodeConfig()
         self.app = create_app(self.config)
         self.state: NodeState = self.app.state.node
-        self._server = BackgroundServer(self.app, host=host, port=port)
+        self._server = BackgroundServer(self.app, host=host, port=port, limits=_limits(self.config))
 
     @property
     def url(self) -> str:
@@ -210,12 +228,13 @@ def serve(
     re-raises the signal after shutdown; it is absorbed here), so callers can exit with status 0.
     """
     app = create_app(config)
+    state: NodeState = app.state.node
     sock = _bind(host, port)
     previous = signal.signal(signal.SIGTERM, _raise_stopped)
     try:
-        server = _server(app)
+        server = _server(app, sock, _limits(state.config))
         if on_ready is not None:
-            on_ready(_url(sock), app.state.node)
+            on_ready(_url(sock), state)
         server.run(sockets=[sock])
     except (KeyboardInterrupt, _Stopped):
         pass
