@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .. import errors
+from . import deadline
 from .config import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -23,6 +24,10 @@ __all__ = [
     "ClientPool",
     "default_limits",
     "default_timeout",
+    "owned_async_client",
+    "owned_async_transport",
+    "owned_client",
+    "owned_transport",
     "request_timeout",
 ]
 
@@ -56,6 +61,31 @@ def default_limits() -> httpx.Limits:
     """
     most = DEFAULT_MAX_CONNECTIONS
     return httpx.Limits(max_connections=most, max_keepalive_connections=most)
+
+
+def owned_transport() -> httpx.HTTPTransport:
+    """An SDK-owned sync transport: default pool limits, deadlines enforced at every socket operation."""
+    transport = httpx.HTTPTransport(limits=default_limits())
+    deadline.install(transport)
+    return transport
+
+
+def owned_async_transport() -> httpx.AsyncHTTPTransport:
+    """Async :func:`owned_transport`."""
+    transport = httpx.AsyncHTTPTransport(limits=default_limits())
+    deadline.install(transport)
+    return transport
+
+
+def owned_client() -> httpx.Client:
+    """An SDK-owned sync client (redirects are never followed: the runtime sends with
+    ``follow_redirects=False`` whatever the client)."""
+    return httpx.Client(timeout=default_timeout(), transport=owned_transport())
+
+
+def owned_async_client() -> httpx.AsyncClient:
+    """Async :func:`owned_client`."""
+    return httpx.AsyncClient(timeout=default_timeout(), transport=owned_async_transport())
 
 
 def request_timeout(
@@ -121,7 +151,7 @@ class ClientPool:
         if client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(timeout=default_timeout(), limits=default_limits())
+                    self._client = owned_client()
                 client = self._client
         return client
 
@@ -131,7 +161,7 @@ class ClientPool:
         if client is None:
             with self._lock:
                 if self._async_client is None:
-                    self._async_client = httpx.AsyncClient(timeout=default_timeout(), limits=default_limits())
+                    self._async_client = owned_async_client()
                 client = self._async_client
         return client
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,10 @@ class SDKConfig:
     user_agent: str = USER_AGENT
     #: Kept for the confidential layer (a ``VerificationPolicy``); the runtime does not read it.
     verification: Any = None
+    #: Per-operation caps of response bodies (decoded bytes), by operation id; see ``_runtime.bounded``.
+    response_limits: Mapping[str, int] | None = None
+    #: Optional total deadline of one event stream, in seconds (None: only the idle timeout applies).
+    stream_deadline_s: float | None = None
     #: Pre-acquire confidential node locks (``atoma_sdk.confidential.lockpool``); off by default.
     lock_prefetch: bool = False
     #: The instance's ``LockPool``, created by the confidential layer on first use; closed with the SDK.
@@ -77,6 +81,8 @@ class SDKConfig:
         debug_logger: logging.Logger | None = None,
         verification: Any = None,
         lock_prefetch: bool = False,
+        response_limits: Mapping[str, int] | None = None,
+        stream_deadline_ms: int | None = None,
     ) -> SDKConfig:
         """Resolve constructor arguments: env-var token, server choice, default retries and timeouts."""
         if bearer_auth is None:
@@ -85,6 +91,11 @@ class SDKConfig:
             raise errors.RequestValidationError("timeout_ms must be positive")
         if stream_idle_timeout_ms is not None and stream_idle_timeout_ms <= 0:
             raise errors.RequestValidationError("stream_idle_timeout_ms must be positive")
+        if stream_deadline_ms is not None and stream_deadline_ms <= 0:
+            raise errors.RequestValidationError("stream_deadline_ms must be positive")
+        limits = dict(response_limits or {})
+        if any(not isinstance(v, int) or isinstance(v, bool) or v <= 0 for v in limits.values()):
+            raise errors.RequestValidationError("response_limits values must be positive byte counts")
         return cls(
             server_url=resolve_server_url(server_url, server_idx),
             bearer_auth=bearer_auth,
@@ -98,6 +109,8 @@ class SDKConfig:
             debug_logger=debug_logger,
             verification=verification,
             lock_prefetch=bool(lock_prefetch),
+            response_limits=limits,
+            stream_deadline_s=None if stream_deadline_ms is None else stream_deadline_ms / 1000.0,
         )
 
     def token(self) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -33,6 +33,10 @@ class SDKBase:
     None: no bound; about 8 suits CPU-bound loads on small machines);
     later ones wait their turn (see ``_runtime.clients.DEFAULT_MAX_IN_FLIGHT``).
 
+    ``response_limits`` overrides the per-operation caps of response bodies in decoded bytes, by operation
+    id (defaults in ``_runtime.bounded.RESPONSE_LIMITS``; streams: the total of one stream).
+    ``stream_deadline_ms`` bounds the whole of each event stream (default: none, only the idle timeout).
+
     ``lock_prefetch=True`` keeps a small pool of pre-acquired confidential node locks per model (see
     ``atoma_sdk.confidential.lockpool`` and docs/confidential-latency.md); :meth:`close` stops it.
     """
@@ -52,6 +56,8 @@ class SDKBase:
         verification: Any = None,
         lock_prefetch: bool = False,
         max_concurrent_requests: int | None = DEFAULT_MAX_IN_FLIGHT,
+        response_limits: Mapping[str, int] | None = None,
+        stream_deadline_ms: int | None = None,
     ) -> None:
         config = SDKConfig.build(
             bearer_auth=bearer_auth,
@@ -63,6 +69,8 @@ class SDKBase:
             debug_logger=debug_logger,
             verification=verification,
             lock_prefetch=lock_prefetch,
+            response_limits=response_limits,
+            stream_deadline_ms=stream_deadline_ms,
         )
         registry = Hooks(hooks or ())
         config.server_url, client = registry.sdk_init(config.server_url, client)

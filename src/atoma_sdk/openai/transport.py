@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from .. import errors
-from .._runtime.clients import ClientPool, default_timeout
+from .._runtime.clients import ClientPool, default_timeout, owned_async_transport, owned_transport
 from .._runtime.config import SDKConfig
 from .._runtime.core import Runtime
 from ..confidential.policy import VerificationPolicy
@@ -96,7 +96,7 @@ class ConfidentialTransport(httpx.BaseTransport, _Shared):
         inner: httpx.BaseTransport | None = None,
     ) -> None:
         _Shared.__init__(self, verification, on_receipt)
-        self._inner = inner if inner is not None else httpx.HTTPTransport()
+        self._inner = inner if inner is not None else owned_transport()
         self._client = httpx.Client(transport=self._inner, timeout=default_timeout())
         self._runtime = self.runtime(self._client, None)
 
@@ -132,7 +132,7 @@ class AsyncConfidentialTransport(httpx.AsyncBaseTransport, _Shared):
         inner: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         _Shared.__init__(self, verification, on_receipt)
-        self._inner = inner if inner is not None else httpx.AsyncHTTPTransport()
+        self._inner = inner if inner is not None else owned_async_transport()
         self._client = httpx.AsyncClient(transport=self._inner, timeout=default_timeout())
         self._runtime = self.runtime(None, self._client)
 
