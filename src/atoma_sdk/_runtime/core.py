@@ -147,7 +147,7 @@ class Runtime:
             ctx, request = self._prepare(client, op, body, options, stream=stream, state=state)
             started = self.clock()
             try:
-                with deadline.scope(self._attempt_seconds(options)):
+                with deadline.scope(self.attempt_seconds(options)):
                     # Always unread and never redirected; the body is read here, capped (streams: on error).
                     response = client.send(request, stream=True, follow_redirects=False)
                     if not stream or response.status_code >= 300:
@@ -181,7 +181,7 @@ class Runtime:
             started = self.clock()
             try:
                 async with self.clients.request_slot():
-                    with deadline.scope(self._attempt_seconds(options)):
+                    with deadline.scope(self.attempt_seconds(options)):
                         response = await client.send(request, stream=True, follow_redirects=False)
                         if not stream or response.status_code >= 300:
                             await aread_body(
@@ -201,8 +201,9 @@ class Runtime:
 
     # -- shared decisions ------------------------------------------------------------------------------------
 
-    def _attempt_seconds(self, options: RequestOptions) -> float | None:
-        """The deadline of one attempt: ``timeout_ms`` of the call, else of the SDK (None: none)."""
+    def attempt_seconds(self, options: RequestOptions) -> float | None:
+        """The deadline of one attempt (a confidential unit: lock + send + read) in seconds: ``timeout_ms``
+        of the call, else of the SDK (None: none)."""
         timeout_ms = options.timeout_ms if options.timeout_ms is not None else self.config.timeout_ms
         return None if timeout_ms is None else timeout_ms / 1000.0
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import errors
+from .._runtime import deadline
 from .._runtime.operation import Operation, RequestOptions, RetryRule
 from .._runtime.retrying import RetryState
 from .._runtime.serde import encode_request, resolve
@@ -231,7 +232,8 @@ class ConfidentialCall:
         try:
             while True:
                 try:
-                    return self._attempt()
+                    with deadline.scope(self.runtime.attempt_seconds(self.options)):  # one unit, one deadline
+                        return self._attempt()
                 except (errors.APIError, errors.APIConnectionError) as exc:
                     delay = self.delay(state, exc)
                     if delay is None:
@@ -296,7 +298,8 @@ class ConfidentialCall:
         try:
             while True:
                 try:
-                    return await self._attempt_async()
+                    with deadline.scope(self.runtime.attempt_seconds(self.options)):
+                        return await self._attempt_async()
                 except (errors.APIError, errors.APIConnectionError) as exc:
                     delay = self.delay(state, exc)
                     if delay is None:
