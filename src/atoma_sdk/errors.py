@@ -273,7 +273,7 @@ def _describe(status: int, body: Any) -> str:
                 return f"Status {status}: " + cut(": ".join(parts))
         if isinstance(error, str):
             return f"Status {status}: {cut(error)}"
-    text = body if isinstance(body, str) else json.dumps(body)
+    text = body if isinstance(body, str) else "" if body is None else json.dumps(body)
     text = cut(text.strip())
     return f"Status {status}" + (f": {text}" if text else "")
 

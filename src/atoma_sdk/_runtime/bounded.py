@@ -148,14 +148,20 @@ class BodyBudget:
         limit: int,
         response: httpx.Response | None = None,
         what: str = "response body",
+        *,
+        truncate: bool = False,
     ) -> None:
         self.limit = limit
         self.total = 0
         self.response = response
         self.what = what
+        #: With ``truncate``, going over keeps the first ``limit`` bytes and sets ``full`` instead of raising.
+        self.truncate = truncate
+        self.full = False
         self._inflater = _inflater(headers)
         length = headers.get("content-length")
-        if self._inflater is None and length is not None and length.strip().isdigit() and int(length) > limit:
+        declared = length is not None and length.strip().isdigit() and int(length) > limit
+        if declared and self._inflater is None and not truncate:
             self._over()
 
     def _over(self) -> None:
@@ -166,7 +172,10 @@ class BodyBudget:
     def _count(self, piece: bytes) -> bytes:
         self.total += len(piece)
         if self.total > self.limit:
-            self._over()
+            if not self.truncate:
+                self._over()
+            self.full = True
+            return piece[: len(piece) - (self.total - self.limit)]
         return piece
 
     def feed(self, raw: bytes) -> Iterator[bytes]:
@@ -201,15 +210,15 @@ def read_body(
     """
     body = bytearray()
     try:
-        budget = BodyBudget(response.headers, limit, response, what)
+        budget = BodyBudget(response.headers, limit, response, what, truncate=truncate)
         for raw in response.iter_raw():
             for piece in budget.feed(raw):
                 body += piece
-        for piece in budget.finish():
-            body += piece
-    except errors.ResponseTooLargeError:
-        if not truncate:
-            raise
+            if budget.full:
+                break
+        else:
+            for piece in budget.finish():
+                body += piece
     finally:
         response.close()
     return _store(response, bytes(body))
@@ -221,15 +230,15 @@ async def aread_body(
     """Async :func:`read_body`."""
     body = bytearray()
     try:
-        budget = BodyBudget(response.headers, limit, response, what)
+        budget = BodyBudget(response.headers, limit, response, what, truncate=truncate)
         async for raw in response.aiter_raw():
             for piece in budget.feed(raw):
                 body += piece
-        for piece in budget.finish():
-            body += piece
-    except errors.ResponseTooLargeError:
-        if not truncate:
-            raise
+            if budget.full:
+                break
+        else:
+            for piece in budget.finish():
+                body += piece
     finally:
         await response.aclose()
     return _store(response, bytes(body))
