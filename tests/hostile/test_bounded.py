@@ -96,9 +96,9 @@ def test_an_undeclared_oversized_body_is_cut_while_reading(server: HostileServer
 
 def test_caps_are_overridable_per_operation(server: HostileServer) -> None:
     server.reply = lambda seen: answer(200, lock_body())
-    with make_sdk(server, response_limits={"nodes_create_lock": 50}) as small:
-        with pytest.raises(errors.ResponseTooLargeError) as caught:
-            small.nodes.nodes_create_lock(model="m")
+    small = make_sdk(server, response_limits={"nodes_create_lock": 50})
+    with small, pytest.raises(errors.ResponseTooLargeError) as caught:
+        small.nodes.nodes_create_lock(model="m")
     assert caught.value.limit == 50
     with pytest.raises(errors.RequestValidationError):
         make_sdk(server, response_limits={"nodes_create_lock": 0})
@@ -128,7 +128,7 @@ def test_a_gzip_bomb_stream_is_capped(server: HostileServer) -> None:
 def test_a_stream_has_a_total_byte_cap_besides_the_per_event_one(server: HostileServer) -> None:
     event = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[]}\n\n'
     server.reply = lambda seen: sse(iter([event] * 2000))
-    with make_sdk(server, response_limits={"chat_completions_create_stream": 10_000}) as small:
-        with pytest.raises(errors.ResponseTooLargeError) as caught:
-            list(small.chat.create_stream(messages=MESSAGES, model="m"))
+    small = make_sdk(server, response_limits={"chat_completions_create_stream": 10_000})
+    with small, pytest.raises(errors.ResponseTooLargeError) as caught:
+        list(small.chat.create_stream(messages=MESSAGES, model="m"))
     assert caught.value.limit == 10_000

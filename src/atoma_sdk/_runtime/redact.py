@@ -27,15 +27,24 @@ def _valid(value: str) -> bool:
     return value.isascii() and all(ch == "\t" or " " <= ch < "\x7f" for ch in value)
 
 
-def check_headers(headers: Mapping[str, str]) -> None:
-    """Raise :class:`~atoma_sdk.errors.HeaderValidationError` naming (never quoting) the first bad header."""
+def _first_bad(headers: Mapping[str, str]) -> str | None:
     for name, value in headers.items():
         if not isinstance(value, str) or not _valid(value) or not _valid(name) or not name:
-            bad = name if _valid(name) else "a header name"
-            raise errors.HeaderValidationError(
-                f"the value of {bad} cannot be sent over HTTP (a control character such as a newline, or a "
-                "non-ASCII character); fix the value (e.g. strip the token)"
-            )
+            return name if _valid(name) else "a header name"
+    return None
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """Raise :class:`~atoma_sdk.errors.HeaderValidationError` naming (never quoting) the first bad header.
+
+    The raising frame holds no header value (the caller clears ``headers`` before the error propagates).
+    """
+    bad = _first_bad(headers)
+    if bad is not None:
+        raise errors.HeaderValidationError(
+            f"the value of {bad} cannot be sent over HTTP (a control character such as a newline, or a "
+            "non-ASCII character); fix the value (e.g. strip the token)"
+        )
 
 
 def scrub(request: httpx.Request, response: httpx.Response | None = None) -> None:
