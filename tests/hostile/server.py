@@ -149,7 +149,8 @@ class HostileServer:
             self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, OSError,
+                                 asyncio.CancelledError):
             request_line = (await reader.readline()).decode("latin-1").split()
             if len(request_line) < 2:
                 return
