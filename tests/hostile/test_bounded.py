@@ -132,3 +132,16 @@ def test_a_stream_has_a_total_byte_cap_besides_the_per_event_one(server: Hostile
     with small, pytest.raises(errors.ResponseTooLargeError) as caught:
         list(small.chat.create_stream(messages=MESSAGES, model="m"))
     assert caught.value.limit == 10_000
+
+
+@pytest.mark.anyio
+async def test_attestation_sources_read_with_the_same_bound(server: HostileServer) -> None:
+    from atoma_sdk.attestation import _http
+
+    server.reply = gzip_bomb
+    request = _http.HttpRequest(server.url + "/v1/get_node_attestation/1", MiB)
+    with pytest.raises(errors.AttestationError) as caught:
+        _http.send(None, request, 10.0)
+    assert caught.value.reason == "oversized"
+    with pytest.raises(errors.AttestationError):
+        await _http.send_async(None, request, 10.0)

@@ -193,7 +193,7 @@ class ConfidentialCall:
             response,
             StreamVerifier(attempt.verifier),
             attempt.verifier.receipt,
-            idle_timeout=self.runtime.config.stream_idle_timeout_s,
+            **self.runtime.stream_settings(self.op),
         )
 
     def retry_state(self) -> RetryState:
