@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -145,3 +146,17 @@ async def test_attestation_sources_read_with_the_same_bound(server: HostileServe
     assert caught.value.reason == "oversized"
     with pytest.raises(errors.AttestationError):
         await _http.send_async(None, request, 10.0)
+
+
+def test_a_body_httpx_read_before_the_sdk_is_still_capped() -> None:
+    # A MockTransport's Response(content=...) arrives already read (and decoded): the cap still applies.
+    import httpx
+
+    body = json.dumps(lock_body()).encode()
+    mock = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    with AtomaSDK(server_url="http://mock", client=httpx.Client(transport=mock), retry_config=None) as sdk:
+        assert sdk.nodes.nodes_create_lock(model="m").stack_small_id == 7
+    limits = {"nodes_create_lock": 10}
+    small = AtomaSDK(server_url="http://mock", client=httpx.Client(transport=mock), response_limits=limits)
+    with small, pytest.raises(errors.ResponseTooLargeError):
+        small.nodes.nodes_create_lock(model="m")

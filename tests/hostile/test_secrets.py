@@ -144,3 +144,13 @@ async def test_redirects_are_never_followed_async(server: HostileServer) -> None
         with pytest.raises(errors.RedirectError):
             await sdk.nodes.nodes_create_lock_async(model="m")
     assert [seen.path for seen in server.seen] == ["/v1/nodes/lock"]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_a_refused_body_carries_no_token(server: HostileServer, sdk: AtomaSDK, coding: str) -> None:
+    from .server import bomb
+
+    server.reply = lambda seen: answer(200, bomb(), {"Content-Encoding": coding})
+    with pytest.raises(errors.ResponseValidationError) as caught:
+        sdk.nodes.nodes_create_lock(model="m")
+    assert_unreachable(caught.value, TOKEN)

@@ -12,7 +12,7 @@ can reuse :class:`BodyBudget` and :func:`check_redirect`.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -28,6 +28,8 @@ __all__ = [
     "RESPONSE_LIMITS",
     "BodyBudget",
     "aread_body",
+    "araw_chunks",
+    "raw_chunks",
     "limit_for",
     "read_body",
 ]
@@ -138,8 +140,7 @@ class BodyBudget:
     """Raw body chunks in, decoded bytes out, at most ``limit`` of them in total.
 
     Going over raises :class:`~atoma_sdk.errors.ResponseTooLargeError` before the excess is held; so does a
-    ``Content-Length`` above the cap of an unencoded body, before any byte is read. Each chunk also checks
-    the current deadline (:mod:`.deadline`).
+    ``Content-Length`` above the cap of an unencoded body, before any byte is read.
     """
 
     def __init__(
@@ -180,7 +181,6 @@ class BodyBudget:
 
     def feed(self, raw: bytes) -> Iterator[bytes]:
         """The decoded bytes of one raw chunk, in bounded pieces."""
-        deadline.check()
         if self._inflater is None:
             if raw:
                 yield self._count(raw)
@@ -193,6 +193,26 @@ class BodyBudget:
         if self._inflater is not None:
             for piece in self._inflater.finish():
                 yield self._count(piece)
+
+
+def preread(response: httpx.Response) -> bytes | None:
+    """The (already decoded) body of a response httpx read before handing it over, e.g. one a
+    ``MockTransport`` built with ``content=``; None for a response still to be read."""
+    if response.is_stream_consumed and isinstance(getattr(response, "_content", None), bytes):
+        return response.content
+    return None
+
+
+def raw_headers(response: httpx.Response) -> Mapping[str, str]:
+    """The headers a :class:`BodyBudget` of ``response`` goes by (none for a pre-read, decoded body)."""
+    return {} if preread(response) is not None else response.headers
+
+
+def _past_deadline(response: httpx.Response) -> None:
+    """A body read past the attempt's deadline fails like any read timeout (so retries treat it alike)."""
+    left = deadline.remaining()
+    if left is not None and left <= 0:
+        raise httpx.ReadTimeout("deadline exceeded", request=response.request)
 
 
 def _store(response: httpx.Response, body: bytes) -> bytes:
@@ -210,8 +230,9 @@ def read_body(
     """
     body = bytearray()
     try:
-        budget = BodyBudget(response.headers, limit, response, what, truncate=truncate)
-        for raw in response.iter_raw():
+        budget = BodyBudget(raw_headers(response), limit, response, what, truncate=truncate)
+        for raw in raw_chunks(response):
+            _past_deadline(response)
             for piece in budget.feed(raw):
                 body += piece
             if budget.full:
@@ -224,14 +245,30 @@ def read_body(
     return _store(response, bytes(body))
 
 
+def raw_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The body's raw chunks (a pre-read body: its one decoded chunk)."""
+    done = preread(response)
+    return response.iter_raw() if done is None else iter((done,))
+
+
+async def araw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    done = preread(response)
+    if done is not None:
+        yield done
+        return
+    async for raw in response.aiter_raw():
+        yield raw
+
+
 async def aread_body(
     response: httpx.Response, limit: int, what: str = "response body", *, truncate: bool = False
 ) -> bytes:
     """Async :func:`read_body`."""
     body = bytearray()
     try:
-        budget = BodyBudget(response.headers, limit, response, what, truncate=truncate)
-        async for raw in response.aiter_raw():
+        budget = BodyBudget(raw_headers(response), limit, response, what, truncate=truncate)
+        async for raw in araw_chunks(response):
+            _past_deadline(response)
             for piece in budget.feed(raw):
                 body += piece
             if budget.full:

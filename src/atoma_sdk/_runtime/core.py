@@ -153,7 +153,7 @@ class Runtime:
                     if not stream or response.status_code >= 300:
                         read_body(response, self._cap(op, response), truncate=response.status_code >= 300)
             except httpx.TransportError as exc:
-                redact.scrub(request)
+                redact.scrub(request)  # before hooks and logs see the error
                 delay = self._after_exception(ctx, state, exc, started)
             else:
                 redact.scrub(request, response)
@@ -161,6 +161,7 @@ class Runtime:
                 if success is not None:
                     return success
             finally:
+                redact.scrub(request)  # also when the body was refused (too large, undecodable)
                 del request  # no token in this frame's locals, whatever propagates
             state.sleep(delay)
 
@@ -188,7 +189,7 @@ class Runtime:
                                 response, self._cap(op, response), truncate=response.status_code >= 300
                             )
             except httpx.TransportError as exc:
-                redact.scrub(request)
+                redact.scrub(request)  # before hooks and logs see the error
                 delay = self._after_exception(ctx, state, exc, started)
             else:
                 redact.scrub(request, response)
@@ -196,6 +197,7 @@ class Runtime:
                 if success is not None:
                     return success
             finally:
+                redact.scrub(request)
                 del request
             await state.async_sleep(delay)
 

@@ -24,7 +24,7 @@ from ..errors import (
     ResponseValidationError,
     error_for_status,
 )
-from .bounded import DEFAULT_STREAM_LIMIT, BodyBudget
+from .bounded import DEFAULT_STREAM_LIMIT, BodyBudget, araw_chunks, raw_chunks, raw_headers
 from .jsonsafe import loads
 from .sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 
@@ -102,7 +102,8 @@ class _StreamCore(Generic[T]):
         """One raw (possibly compressed) body chunk: decoded under the stream's byte cap, then fed."""
         budget = self.budget
         if budget is None:
-            budget = self.budget = BodyBudget(self.response.headers, self._max_total, self.response, "stream")
+            headers = raw_headers(self.response)
+            budget = self.budget = BodyBudget(headers, self._max_total, self.response, "stream")
         for piece in budget.feed(chunk):
             yield from self.feed(piece)
 
@@ -192,7 +193,7 @@ def _iterate(
     core: _StreamCore[T], closer: _Closer, on_eof: Callable[[], None] | None
 ) -> Generator[T, None, None]:
     try:
-        chunks = core.response.iter_raw()
+        chunks = raw_chunks(core.response)
         while True:
             try:
                 chunk = next(chunks)
@@ -274,7 +275,7 @@ async def _aiterate(
     core: _StreamCore[T], closer: _Closer, on_eof: Callable[[], None] | None
 ) -> AsyncGenerator[T, None]:
     try:
-        chunks = core.response.aiter_raw()
+        chunks = araw_chunks(core.response)
         while True:
             try:
                 chunk = await chunks.__anext__()
