@@ -19,12 +19,10 @@ from contextvars import ContextVar
 
 import httpcore
 
-from .. import errors
 
 __all__ = [
     "AsyncDeadlineBackend",
     "DeadlineBackend",
-    "check",
     "install",
     "remaining",
     "scope",
@@ -55,13 +53,6 @@ def remaining() -> float | None:
     """Seconds left before the current deadline (may be negative), or None without one."""
     when = _DEADLINE.get()
     return None if when is None else when - time.monotonic()
-
-
-def check() -> None:
-    """Raise :class:`~atoma_sdk.errors.APITimeoutError` if the current deadline has passed."""
-    left = remaining()
-    if left is not None and left <= 0:
-        raise errors.APITimeoutError("request timed out (deadline exceeded)")
 
 
 def _clamp(timeout: float | None, exc: type[Exception]) -> float | None:
