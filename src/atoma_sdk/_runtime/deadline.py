@@ -19,7 +19,6 @@ from contextvars import ContextVar
 
 import httpcore
 
-
 __all__ = [
     "AsyncDeadlineBackend",
     "DeadlineBackend",
