@@ -180,6 +180,21 @@ def test_repeated_pooled_failures_back_off_from_pooling(sdk: AtomaSDK, node: Loc
     assert stats["prefetches"] == prefetched and stats["ready"] == 0
 
 
+def test_a_refill_that_lands_after_a_pooled_failure_is_replaced(sdk: AtomaSDK, node: LocalNode) -> None:
+    # The flake seen under load: the refill started by a call lands *after* that call's pooled lock failed,
+    # so it belongs to the dropped pool and is discarded; it must not leave the pool empty for good.
+    chat(sdk)
+    settled(sdk)
+    node.faults.delay_next(400, route=LOCK_PATH)  # the refill this call starts lands late
+    node.faults.fail_next(status=425, route=CHAT_PATH)
+    chat(sdk)
+    stats = settled(sdk)
+    assert (stats["pooled_failures"], stats["ready"]) == (1, 1)
+    before = stats["hits"]
+    chat(sdk)
+    assert settled(sdk)["hits"] == before + 1
+
+
 def test_no_prefetch_after_a_lock_error(node: LocalNode, recorder: Recorder) -> None:
     with make_sdk(node.url, node.api_key, recorder, retry_config=FAST_RETRIES) as sdk:
         node.faults.fail_next(status=503, route=LOCK_PATH)
