@@ -26,13 +26,17 @@ __all__ = [
     "IntegrityError",
     "InternalServerError",
     "KeyMismatchError",
+    "HeaderValidationError",
     "LockedError",
     "NodeRejectedError",
+    "MalformedResponseError",
     "NonceReuseError",
     "NotFoundError",
     "PaymentRequiredError",
     "RateLimitError",
+    "RedirectError",
     "RequestValidationError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "ServiceUnavailableError",
     "SignatureError",
@@ -45,7 +49,9 @@ __all__ = [
 ]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-atoma-request-id")
-_MAX_BODY_IN_MESSAGE = 500
+#: Server-provided text in ``str(exc)`` is cut to this many characters (the whole body stays on ``.body``).
+MAX_SERVER_TEXT = 1000
+REDACTED = "<redacted>"
 
 
 def request_id(headers: Mapping[str, str]) -> str | None:
@@ -62,6 +68,13 @@ class AtomaError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles carry no live response: it holds the request (and with it the request's headers).
+        state = {k: v for k, v in self.__dict__.items() if k != "raw_response"}
+        if "headers" in state:
+            state["headers"] = dict(state["headers"])
+        return (type(self), self.args, state)
 
 
 class APIError(AtomaError):
@@ -209,6 +222,32 @@ class AttestationError(ConfidentialError):
         self.reason = reason
 
 
+class ResponseTooLargeError(ResponseValidationError):
+    """A response body (or a stream's total bytes) grew past its cap while being read; ``limit`` is the cap.
+
+    Compressed bodies count by their decoded size. Caps are per operation (``AtomaSDK(response_limits=...)``).
+    """
+
+    def __init__(self, message: str, raw_response: httpx.Response | None = None, *, limit: int = 0) -> None:
+        super().__init__(message, raw_response)
+        self.limit = limit
+
+
+class MalformedResponseError(ResponseValidationError):
+    """A response could not be decoded at all: JSON nested too deeply, invalid UTF-8, ``NaN`` / ``Infinity``,
+    numbers out of range, or a ``Content-Encoding`` the SDK refuses (``br``, ``zstd``, unknown ones)."""
+
+
+class RedirectError(APIError):
+    """The server answered with a 3XX redirect. The SDK never follows redirects (not even with a client that
+    would); the target (``Location``) is not repeated in the message."""
+
+
+class HeaderValidationError(RequestValidationError):
+    """A header value (e.g. the bearer token) holds a character HTTP cannot carry (a control character such
+    as a trailing newline, or a non-ASCII character); the message names the header, never its value."""
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -222,11 +261,23 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
 def _parse_body(content: bytes) -> Any:
+    """The JSON body, else its text: nesting, invalid UTF-8, NaN and oversized numbers all give the text."""
     try:
-        return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(content, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
         return content.decode("utf-8", "replace")
+
+
+def cut(text: str, limit: int = MAX_SERVER_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, with ``… (N more)`` saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more)"
 
 
 def _describe(status: int, body: Any) -> str:
@@ -235,13 +286,11 @@ def _describe(status: int, body: Any) -> str:
         if isinstance(error, Mapping):
             parts = [str(error[k]) for k in ("code", "message") if error.get(k) is not None]
             if parts:
-                return f"Status {status}: " + ": ".join(parts)
+                return f"Status {status}: " + cut(": ".join(parts))
         if isinstance(error, str):
-            return f"Status {status}: {error}"
-    text = body if isinstance(body, str) else json.dumps(body)
-    text = text.strip()
-    if len(text) > _MAX_BODY_IN_MESSAGE:
-        text = text[:_MAX_BODY_IN_MESSAGE] + "..."
+            return f"Status {status}: {cut(error)}"
+    text = body if isinstance(body, str) else "" if body is None else json.dumps(body)
+    text = cut(text.strip())
     return f"Status {status}" + (f": {text}" if text else "")
 
 
@@ -278,5 +327,10 @@ def error_for_status(
             f"{_NODE_REJECTED_PREFIX}: {_describe(status_code, body).removeprefix('Status 500: ')}",
             raw_response, body, status_code=status_code, headers=headers,
         )
-    cls = _BY_STATUS.get(status_code) or (InternalServerError if status_code >= 500 else APIError)
+    cls = _BY_STATUS.get(status_code) or (
+        InternalServerError if status_code >= 500 else RedirectError if 300 <= status_code < 400 else APIError
+    )
+    if cls is RedirectError:
+        message = f"Status {status_code}: the server redirected the request; redirects are not followed"
+        return cls(message, raw_response, body, status_code=status_code, headers=headers)
     return cls(_describe(status_code, body), raw_response, body, status_code=status_code, headers=headers)

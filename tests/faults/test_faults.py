@@ -159,7 +159,9 @@ def _short_body(exchange: Exchange, reply: Reply) -> Reply:
     "fault", [_half_then_reset, _short_body], ids=["reset-mid-body", "body-never-completes"]
 )
 def test_broken_body_is_retried(node: LocalNode, fault: Callable[..., Reply]) -> None:
-    with proxied(node, mutate_response=once(CHAT_PATH, fault), sdk_timeout_ms=500) as (_, sdk):
+    # timeout_ms bounds a whole unit (lock + send + read): generous, so the retried unit fits on a busy
+    # machine.
+    with proxied(node, mutate_response=once(CHAT_PATH, fault), sdk_timeout_ms=2000) as (_, sdk):
         assert _ok(sdk).receipt.attempts == 2
         assert_no_checked_out(sdk)
 

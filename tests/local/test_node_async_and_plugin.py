@@ -23,7 +23,8 @@ async def test_async_start_and_concurrent_confidential_calls() -> None:
         async with httpx.AsyncClient(base_url=node.url, headers=headers, timeout=30) as http:
 
             async def one(i: int) -> None:
-                lock = (await http.post("/v1/nodes/lock", json={"model": CHAT_MODEL})).json()
+                # A long lock lifetime: under load, 48 concurrent calls can take longer than the 5 s default.
+                lock = (await http.post("/v1/nodes/lock", json={"model": CHAT_MODEL, "timeout": 120})).json()
                 session = ClientSession.create(lock["public_key"])
                 body = {
                     **session.encrypt_request(dumps({**chat_body(f"prompt {i % 4}"), "stream": True})),

@@ -101,21 +101,25 @@ def test_nothing_is_prefetched_before_the_first_call_for_a_model(sdk: AtomaSDK, 
 
 
 def test_pooled_locks_have_the_requests_size(sdk: AtomaSDK, recorder: Recorder) -> None:
+    # The second size is LARGER than the default: the proxy (and the local node) let a request consume the
+    # first unexpired lock on the stack with enough units, so a smaller request would consume the pooled
+    # 8192-unit lock, and the last call below would then succeed only if its background refill reached the
+    # node before its own request (the flake seen under load: an extra, fresh-lock 8192 send).
     chat(sdk)
     settled(sdk)
-    chat(sdk, num_compute_units=1000)  # another size: the 8192-unit pooled lock must not be used
+    chat(sdk, num_compute_units=10_000)  # another size: the 8192-unit pooled lock must not be used
     stats = settled(sdk)
     assert (stats["hits"], stats["misses"]) == (0, 2)
-    chat(sdk, num_compute_units=1000)
+    chat(sdk, num_compute_units=10_000)
     chat(sdk)
     stats = settled(sdk)
-    assert (stats["hits"], stats["misses"]) == (2, 2)
+    assert (stats["hits"], stats["misses"], stats["pooled_failures"]) == (2, 2, 0)
     locks = recorder.sent(LOCK_PATH)
     sends = recorder.sent(CHAT_PATH)
-    assert {body["max_num_tokens"] for body in locks} == {8192, 1000}
-    assert [body["num_compute_units"] for body in sends] == [8192, 1000, 1000, 8192]
+    assert {body["max_num_tokens"] for body in locks} == {8192, 10_000}
+    assert [body["num_compute_units"] for body in sends] == [8192, 10_000, 10_000, 8192]
     # Every lock of a size was asked for by (or prefetched after) a call of that size.
-    assert len([b for b in locks if b["max_num_tokens"] == 1000]) == 3  # fresh, refill x2
+    assert len([b for b in locks if b["max_num_tokens"] == 10_000]) == 3  # fresh, refill x2
 
 
 def test_an_expired_pooled_lock_is_never_used(sdk: AtomaSDK, recorder: Recorder) -> None:
@@ -185,6 +189,21 @@ def test_repeated_pooled_failures_back_off_from_pooling(sdk: AtomaSDK, node: Loc
     chat(sdk)
     stats = settled(sdk)
     assert stats["prefetches"] == prefetched and stats["ready"] == 0
+
+
+def test_a_refill_that_lands_after_a_pooled_failure_is_replaced(sdk: AtomaSDK, node: LocalNode) -> None:
+    # The flake seen under load: the refill started by a call lands *after* that call's pooled lock failed,
+    # so it belongs to the dropped pool and is discarded; it must not leave the pool empty for good.
+    chat(sdk)
+    settled(sdk)
+    node.faults.delay_next(400, route=LOCK_PATH)  # the refill this call starts lands late
+    node.faults.fail_next(status=425, route=CHAT_PATH)
+    chat(sdk)
+    stats = settled(sdk)
+    assert (stats["pooled_failures"], stats["ready"]) == (1, 1)
+    before = stats["hits"]
+    chat(sdk)
+    assert settled(sdk)["hits"] == before + 1
 
 
 def test_no_prefetch_after_a_lock_error(node: LocalNode, recorder: Recorder) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .. import errors
-from .clients import default_limits, default_timeout
+from .config import default_limits, default_timeout
 
 if TYPE_CHECKING:
     from httpx_aiohttp import AiohttpTransport

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .. import errors
-from .config import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
+from . import deadline
+from .config import DEFAULT_MAX_CONNECTIONS, default_limits, default_timeout
 from .pool import speed_up
 
 if TYPE_CHECKING:
@@ -24,11 +25,13 @@ __all__ = [
     "ClientPool",
     "default_limits",
     "default_timeout",
+    "owned_async_client",
+    "owned_async_transport",
+    "owned_client",
+    "owned_transport",
     "request_timeout",
 ]
 
-#: Connections per SDK-owned client (httpx's default maximum), all of them kept alive for reuse.
-DEFAULT_MAX_CONNECTIONS = 100
 #: Async requests one SDK sends at once (``AtomaSDK(max_concurrent_requests=...)``); the rest wait in FIFO
 #: order instead of queueing inside the connection pool. The default matches the pool, so it never throttles
 #: real (latency-bound) traffic; with the linear pool assignment (``pool.py``) a smaller bound no longer pays
@@ -44,19 +47,31 @@ _POOLS: weakref.WeakSet[ClientPool] = weakref.WeakSet()
 _INHERITED: list[object] = []
 
 
-def default_timeout() -> httpx.Timeout:
-    """Timeouts of SDK-owned clients: 5 s to connect, 600 s for every other phase."""
-    return httpx.Timeout(DEFAULT_TIMEOUT_S, connect=DEFAULT_CONNECT_TIMEOUT_S)
+def owned_transport() -> httpx.HTTPTransport:
+    """An SDK-owned sync transport: default pool limits, deadlines enforced at every socket operation."""
+    transport = httpx.HTTPTransport(limits=default_limits())
+    deadline.install(transport)
+    speed_up(transport)
+    return transport
 
 
-def default_limits() -> httpx.Limits:
-    """Pool limits of SDK-owned clients: every connection may stay open for reuse.
+def owned_async_transport() -> httpx.AsyncHTTPTransport:
+    """Async :func:`owned_transport`."""
+    transport = httpx.AsyncHTTPTransport(limits=default_limits())
+    deadline.install(transport)
+    speed_up(transport)
+    return transport
 
-    httpx keeps at most 20 idle connections by default (and httpcore 1.0 closes an idle one whenever the
-    pool holds more than 20 connections at all), so concurrent use beyond 20 requests reconnected constantly.
-    """
-    most = DEFAULT_MAX_CONNECTIONS
-    return httpx.Limits(max_connections=most, max_keepalive_connections=most)
+
+def owned_client() -> httpx.Client:
+    """An SDK-owned sync client (redirects are never followed: the runtime sends with
+    ``follow_redirects=False`` whatever the client)."""
+    return httpx.Client(timeout=default_timeout(), transport=owned_transport())
+
+
+def owned_async_client() -> httpx.AsyncClient:
+    """Async :func:`owned_client`."""
+    return httpx.AsyncClient(timeout=default_timeout(), transport=owned_async_transport())
 
 
 def request_timeout(
@@ -133,8 +148,7 @@ class ClientPool:
         if client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(timeout=default_timeout(), limits=default_limits())
-                    speed_up(self._client)
+                    self._client = owned_client()
                 client = self._client
         return client
 
@@ -154,9 +168,7 @@ class ClientPool:
         if self._async_template is not None:
             fresh: httpx.AsyncClient = self._async_template.fresh()
             return fresh
-        client = httpx.AsyncClient(timeout=default_timeout(), limits=default_limits())
-        speed_up(client)
-        return client
+        return owned_async_client()
 
     def request_slot(self) -> Any:
         """An async context manager that holds one of ``max_in_flight`` request slots of the running loop."""

@@ -14,6 +14,7 @@ from .. import errors
 from .._version import USER_AGENT
 from ..types import UNSET, OptionalNullable
 from ..utils.retries import DEFAULT_RETRY_CONFIG, RetryConfig
+from .redact import valid_header_text
 
 __all__ = [
     "BEARER_AUTH_ENV",
@@ -71,11 +72,11 @@ def check_headers(headers: Mapping[str, str] | None, what: str) -> dict[str, str
     checked: dict[str, str] = {}
     for name, value in headers.items():
         if not isinstance(name, str) or not name or not set(name) <= _TOKEN:
-            raise errors.RequestValidationError(f"{what}: a header name is not a valid HTTP token")
+            raise errors.HeaderValidationError(f"{what}: a header name is not a valid HTTP token")
         if not isinstance(value, str):
-            raise errors.RequestValidationError(f"{what}: the value of header {name!r} is not a str")
-        if any(not (32 <= ord(char) < 127 or char == "\t") for char in value):
-            raise errors.RequestValidationError(
+            raise errors.HeaderValidationError(f"{what}: the value of header {name!r} is not a str")
+        if not valid_header_text(value):
+            raise errors.HeaderValidationError(
                 f"{what}: the value of header {name!r} has control or non-ASCII characters (value not shown)"
             )
         checked[name] = value
@@ -132,6 +133,10 @@ class SDKConfig:
     user_agent: str = USER_AGENT
     #: Kept for the confidential layer (a ``VerificationPolicy``); the runtime does not read it.
     verification: Any = None
+    #: Per-operation caps of response bodies (decoded bytes), by operation id; see ``_runtime.bounded``.
+    response_limits: Mapping[str, int] | None = None
+    #: Optional total deadline of one event stream, in seconds (None: only the idle timeout applies).
+    stream_deadline_s: float | None = None
     #: Pre-acquire confidential node locks (``atoma_sdk.confidential.lockpool``); off by default.
     lock_prefetch: bool = False
     #: The instance's ``LockPool``, created by the confidential layer on first use; closed with the SDK.
@@ -159,6 +164,8 @@ class SDKConfig:
         default_headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         timeout: float | httpx.Timeout | None = None,
+        response_limits: Mapping[str, int] | None = None,
+        stream_deadline_ms: int | None = None,
     ) -> SDKConfig:
         """Resolve constructor arguments: env-var token, server choice, default retries and timeouts."""
         if bearer_auth is None:
@@ -167,6 +174,11 @@ class SDKConfig:
         headers = check_headers(default_headers, "default_headers")
         if stream_idle_timeout_ms is not None and stream_idle_timeout_ms <= 0:
             raise errors.RequestValidationError("stream_idle_timeout_ms must be positive")
+        if stream_deadline_ms is not None and stream_deadline_ms <= 0:
+            raise errors.RequestValidationError("stream_deadline_ms must be positive")
+        limits = dict(response_limits or {})
+        if any(not isinstance(v, int) or isinstance(v, bool) or v <= 0 for v in limits.values()):
+            raise errors.RequestValidationError("response_limits values must be positive byte counts")
         return cls(
             server_url=resolve_server_url(server_url, server_idx),
             bearer_auth=bearer_auth,
@@ -182,6 +194,8 @@ class SDKConfig:
             debug_logger=debug_logger,
             verification=verification,
             lock_prefetch=bool(lock_prefetch),
+            response_limits=limits,
+            stream_deadline_s=None if stream_deadline_ms is None else stream_deadline_ms / 1000.0,
         )
 
     def token(self) -> str | None:
@@ -196,3 +210,22 @@ class SDKConfig:
             f"retry_config={self.retry_config!r}, timeout_ms={self.timeout_ms!r}, "
             f"stream_idle_timeout_s={self.stream_idle_timeout_s!r})"
         )
+
+
+#: Connections per SDK-owned client (httpx's default maximum), all of them kept alive for reuse.
+DEFAULT_MAX_CONNECTIONS = 100
+
+
+def default_timeout() -> httpx.Timeout:
+    """Timeouts of SDK-owned clients: 5 s to connect, 600 s for every other phase."""
+    return httpx.Timeout(DEFAULT_TIMEOUT_S, connect=DEFAULT_CONNECT_TIMEOUT_S)
+
+
+def default_limits() -> httpx.Limits:
+    """Pool limits of SDK-owned clients: every connection may stay open for reuse.
+
+    httpx keeps at most 20 idle connections by default (and httpcore 1.0 closes an idle one whenever the
+    pool holds more than 20 connections at all), so concurrent use beyond 20 requests reconnected constantly.
+    """
+    most = DEFAULT_MAX_CONNECTIONS
+    return httpx.Limits(max_connections=most, max_keepalive_connections=most)

@@ -16,6 +16,8 @@ import pydantic
 
 from .. import errors
 from ..types import UNSET
+from . import deadline, redact
+from .bounded import ACCEPT_ENCODING, ERROR_BODY_LIMIT, aread_body, limit_for, read_body
 from .clients import ClientPool, request_timeout
 from .config import SDKConfig, check_headers
 from .hooks import HookContext, Hooks
@@ -89,10 +91,7 @@ class Runtime:
         body = encode_request(op.request, params, options.extra_body)
         response = self.send(op, body, options, stream=True)
         decode = self._decoder(op, response)
-        return EventStream[T](
-            response, decode, sentinel=op.sentinel,
-            idle_timeout=self.config.stream_idle_timeout_s,
-        )
+        return EventStream[T](response, decode, sentinel=op.sentinel, **self.stream_settings(op))
 
     async def stream_async(
         self, op: Operation[T], params: Mapping[str, Any], options: RequestOptions = _NO_OPTIONS
@@ -103,10 +102,16 @@ class Runtime:
         body = encode_request(op.request, params, options.extra_body)
         response = await self.send_async(op, body, options, stream=True)
         decode = self._decoder(op, response)
-        return EventStreamAsync[T](
-            response, decode, sentinel=op.sentinel,
-            idle_timeout=self.config.stream_idle_timeout_s,
-        )
+        return EventStreamAsync[T](response, decode, sentinel=op.sentinel, **self.stream_settings(op))
+
+    def stream_settings(self, op: Operation[Any]) -> dict[str, Any]:
+        """Keyword arguments of an event stream of ``op``: idle timeout, total deadline, total byte cap."""
+        config = self.config
+        return {
+            "idle_timeout": config.stream_idle_timeout_s,
+            "total_timeout": config.stream_deadline_s,
+            "max_total_bytes": limit_for(op.operation_id, config.response_limits, stream=True),
+        }
 
     def retry_state(
         self, op: Operation[Any], options: RequestOptions = _NO_OPTIONS, *, rule: RetryRule | None = None
@@ -142,18 +147,22 @@ class Runtime:
             ctx, request = self._prepare(client, op, body, options, stream=stream, state=state)
             started = self.clock()
             try:
-                response = client.send(request, stream=stream)
-                if stream and response.status_code >= 400:
-                    try:
-                        response.read()
-                    finally:
-                        response.close()
+                with deadline.scope(self.attempt_seconds(options)):
+                    # Always unread and never redirected; the body is read here, capped (streams: on error).
+                    response = client.send(request, stream=True, follow_redirects=False)
+                    if not stream or response.status_code >= 300:
+                        read_body(response, self._cap(op, response), truncate=response.status_code >= 300)
             except httpx.TransportError as exc:
+                redact.scrub(request)  # before hooks and logs see the error
                 delay = self._after_exception(ctx, state, exc, started)
             else:
+                redact.scrub(request, response)
                 success, delay = self._after_response(ctx, state, response, started)
                 if success is not None:
                     return success
+            finally:
+                redact.scrub(request)  # also when the body was refused (too large, undecodable)
+                del request  # no token in this frame's locals, whatever propagates
             state.sleep(delay)
 
     async def send_async(
@@ -173,21 +182,38 @@ class Runtime:
             started = self.clock()
             try:
                 async with self.clients.request_slot():
-                    response = await client.send(request, stream=stream)
-                    if stream and response.status_code >= 400:
-                        try:
-                            await response.aread()
-                        finally:
-                            await response.aclose()
+                    with deadline.scope(self.attempt_seconds(options)):
+                        response = await client.send(request, stream=True, follow_redirects=False)
+                        if not stream or response.status_code >= 300:
+                            await aread_body(
+                                response, self._cap(op, response), truncate=response.status_code >= 300
+                            )
             except httpx.TransportError as exc:
+                redact.scrub(request)  # before hooks and logs see the error
                 delay = self._after_exception(ctx, state, exc, started)
             else:
+                redact.scrub(request, response)
                 success, delay = self._after_response(ctx, state, response, started)
                 if success is not None:
                     return success
+            finally:
+                redact.scrub(request)
+                del request
             await state.async_sleep(delay)
 
     # -- shared decisions ------------------------------------------------------------------------------------
+
+    def attempt_seconds(self, options: RequestOptions) -> float | None:
+        """The deadline of one attempt (a confidential unit: lock + send + read) in seconds: ``timeout_ms``
+        of the call, else of the SDK (None: none)."""
+        timeout_ms = options.timeout_ms if options.timeout_ms is not None else self.config.timeout_ms
+        return None if timeout_ms is None else timeout_ms / 1000.0
+
+    def _cap(self, op: Operation[Any], response: httpx.Response) -> int:
+        """The most decoded bytes read of this answer's body (2XX: per operation; errors: 1 MiB)."""
+        if response.status_code >= 300:
+            return ERROR_BODY_LIMIT
+        return limit_for(op.operation_id, self.config.response_limits)
 
     def _no_retry(self, op: Operation[Any]) -> RetryState:
         return RetryState(None, op.retry_rule, clock=self.clock)
@@ -222,9 +248,11 @@ class Runtime:
         headers = {
             "User-Agent": self.config.user_agent,
             "Accept": "text/event-stream" if stream else "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
         }
         if body is not None:
             headers["Content-Type"] = "application/json"
+        token: str | None = None
         if op.security:
             token = self.config.token()
             if token:
@@ -233,6 +261,12 @@ class Runtime:
             headers.update(self.config.default_headers)
         if options.http_headers:
             headers.update(check_headers(options.http_headers, "http_headers"))
+        try:
+            redact.check_headers(headers)
+        except errors.HeaderValidationError as exc:
+            headers.clear()
+            token = None
+            raise exc from None
         return headers
 
     def _after_response(
@@ -240,11 +274,11 @@ class Runtime:
     ) -> tuple[httpx.Response | None, float]:
         """``(response, 0)`` on success, ``(None, delay)`` to retry; raises the final typed error."""
         self.log.response(ctx.method, ctx.path, response.status_code, ctx.attempt, self.clock() - started)
-        if response.status_code < 400:
+        if response.status_code < 300:
             return self.hooks.after_success(ctx, response), 0.0
         hooked, error = self.hooks.after_error(ctx, response, None)
         if error is None:
-            if hooked is not None and hooked.status_code < 400:
+            if hooked is not None and hooked.status_code < 300:
                 return hooked, 0.0
             final = hooked if hooked is not None else response
             error = errors.error_for_status(final.status_code, final.content, final, final.headers)

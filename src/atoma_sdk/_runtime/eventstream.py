@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator
@@ -21,9 +20,12 @@ from ..errors import (
     APIConnectionError,
     APITimeoutError,
     AtomaError,
+    MalformedResponseError,
     ResponseValidationError,
     error_for_status,
 )
+from .bounded import DEFAULT_STREAM_LIMIT, BodyBudget, araw_chunks, raw_chunks, raw_headers
+from .jsonsafe import loads
 from .sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 
 __all__ = ["EventStream", "EventStreamAsync"]
@@ -62,7 +64,18 @@ def _transport_error(exc: httpx.RequestError) -> AtomaError:
 class _StreamCore(Generic[T]):
     """Bytes in, items out: everything the sync and async streams share."""
 
-    __slots__ = ("decode", "decoder", "done", "idle_timeout", "last_event", "response", "sentinel")
+    __slots__ = (
+        "_max_total",
+        "budget",
+        "decode",
+        "decoder",
+        "done",
+        "ends_at",
+        "idle_timeout",
+        "last_event",
+        "response",
+        "sentinel",
+    )
 
     def __init__(
         self,
@@ -71,6 +84,8 @@ class _StreamCore(Generic[T]):
         sentinel: str | None,
         idle_timeout: float | None,
         max_event_bytes: int,
+        total_timeout: float | None = None,
+        max_total_bytes: int = DEFAULT_STREAM_LIMIT,
     ) -> None:
         self.response = response
         self.decode = decode
@@ -79,9 +94,29 @@ class _StreamCore(Generic[T]):
         self.decoder = SSEDecoder(max_event_bytes=max_event_bytes)
         self.done = False  # the sentinel arrived
         self.last_event = time.monotonic()
+        self.ends_at = None if total_timeout is None else self.last_event + total_timeout
+        self.budget: BodyBudget | None = None  # made on the first chunk: a bad encoding fails in iteration
+        self._max_total = max_total_bytes
+
+    def raw(self, chunk: bytes) -> Iterator[T]:
+        """One raw (possibly compressed) body chunk: decoded under the stream's byte cap, then fed."""
+        budget = self.budget
+        if budget is None:
+            headers = raw_headers(self.response)
+            budget = self.budget = BodyBudget(headers, self._max_total, self.response, "stream")
+        for piece in budget.feed(chunk):
+            yield from self.feed(piece)
+
+    def raw_end(self) -> Iterator[T]:
+        """End of the raw body: whatever the decoder still held."""
+        if self.budget is not None:
+            for piece in self.budget.finish():
+                yield from self.feed(piece)
 
     def feed(self, chunk: bytes) -> Iterable[T]:
         """Decode one chunk; raise APITimeoutError if no event arrived within the idle timeout."""
+        if self.ends_at is not None and time.monotonic() > self.ends_at:
+            raise APITimeoutError("stream exceeded its total deadline")
         try:
             events = self.decoder.feed(chunk)
         except ResponseValidationError as exc:
@@ -117,9 +152,9 @@ class _StreamCore(Generic[T]):
 
     def _raise_error_event(self, data: str) -> None:
         try:
-            body = json.loads(data)
-        except ValueError:
-            return  # not JSON after all: the decode function judges it
+            body = loads(data, "a stream error event")
+        except MalformedResponseError:
+            return  # not acceptable JSON after all: the decode function judges it (and raises typed)
         if isinstance(body, dict) and isinstance(body.get("error"), (dict, str)):
             raise error_for_status(_error_status(body["error"]), data.encode(), self.response)
 
@@ -158,7 +193,7 @@ def _iterate(
     core: _StreamCore[T], closer: _Closer, on_eof: Callable[[], None] | None
 ) -> Generator[T, None, None]:
     try:
-        chunks = core.response.iter_bytes()
+        chunks = raw_chunks(core.response)
         while True:
             try:
                 chunk = next(chunks)
@@ -166,9 +201,11 @@ def _iterate(
                 break
             except httpx.RequestError as exc:
                 raise _transport_error(exc) from exc
-            yield from core.feed(chunk)
+            yield from core.raw(chunk)
             if core.done:
                 break
+        if not core.done:
+            yield from core.raw_end()
         if not core.done:
             yield from core.finish()
         if on_eof is not None:
@@ -195,9 +232,13 @@ class EventStream(Generic[T]):
         on_eof: Callable[[], None] | None = None,
         idle_timeout: float | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        total_timeout: float | None = None,
+        max_total_bytes: int = DEFAULT_STREAM_LIMIT,
     ) -> None:
         self.response = response
-        self._core = _StreamCore(response, decode, sentinel, idle_timeout, max_event_bytes)
+        self._core = _StreamCore(
+            response, decode, sentinel, idle_timeout, max_event_bytes, total_timeout, max_total_bytes
+        )
         self._on_eof = on_eof
         self._closer = _Closer(response)
         self._gen: Generator[T, None, None] | None = None
@@ -234,7 +275,7 @@ async def _aiterate(
     core: _StreamCore[T], closer: _Closer, on_eof: Callable[[], None] | None
 ) -> AsyncGenerator[T, None]:
     try:
-        chunks = core.response.aiter_bytes()
+        chunks = araw_chunks(core.response)
         while True:
             try:
                 chunk = await chunks.__anext__()
@@ -242,10 +283,13 @@ async def _aiterate(
                 break
             except httpx.RequestError as exc:
                 raise _transport_error(exc) from exc
-            for item in core.feed(chunk):
+            for item in core.raw(chunk):
                 yield item
             if core.done:
                 break
+        if not core.done:
+            for item in core.raw_end():
+                yield item
         if not core.done:
             for item in core.finish():
                 yield item
@@ -292,9 +336,13 @@ class EventStreamAsync(Generic[T]):
         on_eof: Callable[[], None] | None = None,
         idle_timeout: float | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        total_timeout: float | None = None,
+        max_total_bytes: int = DEFAULT_STREAM_LIMIT,
     ) -> None:
         self.response = response
-        self._core = _StreamCore(response, decode, sentinel, idle_timeout, max_event_bytes)
+        self._core = _StreamCore(
+            response, decode, sentinel, idle_timeout, max_event_bytes, total_timeout, max_total_bytes
+        )
         self._on_eof = on_eof
         self._closer = _Closer(response)
         self._agen: AsyncGenerator[T, None] | None = None

@@ -34,6 +34,10 @@ class SDKBase:
     None: no bound; about 8 suits CPU-bound loads on small machines);
     later ones wait their turn (see ``_runtime.clients.DEFAULT_MAX_IN_FLIGHT``).
 
+    ``response_limits`` overrides the per-operation caps of response bodies in decoded bytes, by operation
+    id (defaults in ``_runtime.bounded.RESPONSE_LIMITS``; streams: the total of one stream).
+    ``stream_deadline_ms`` bounds the whole of each event stream (default: none, only the idle timeout).
+
     ``lock_prefetch=True`` keeps a small pool of pre-acquired confidential node locks per model (see
     ``atoma_sdk.confidential.lockpool`` and docs/confidential-latency.md); :meth:`close` stops it. The runtime
     never imports the pool: it only closes whatever ``config.lock_pool`` holds, and the generated facade's
@@ -65,6 +69,8 @@ class SDKBase:
         default_headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         timeout: float | httpx.Timeout | None = None,
+        response_limits: Mapping[str, int] | None = None,
+        stream_deadline_ms: int | None = None,
     ) -> None:
         config = SDKConfig.build(
             bearer_auth=bearer_auth,
@@ -79,6 +85,8 @@ class SDKBase:
             default_headers=default_headers,
             max_retries=max_retries,
             timeout=timeout,
+            response_limits=response_limits,
+            stream_deadline_ms=stream_deadline_ms,
         )
         registry = Hooks(hooks or ())
         config.server_url, client = registry.sdk_init(config.server_url, client)

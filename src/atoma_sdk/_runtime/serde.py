@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,6 +19,7 @@ import pydantic_core
 
 from .. import errors
 from ..types import Unset
+from .jsonsafe import loads
 
 __all__ = [
     "decode_response",
@@ -156,8 +158,20 @@ def encode_request(
         raise errors.RequestValidationError("request body (extra_body) is not JSON-serialisable") from None
 
 
+# Tokens pydantic would turn into non-finite floats: NaN, (-)Infinity, and exponents of 3+ digits (1e999).
+_NON_FINITE = re.compile(rb"NaN|Infinity|[eE][+]?[0-9]{3}")
+
+
 def parse_json(model_name: str, content: bytes | str) -> Any:
-    """Validate JSON ``content`` with the model ``model_name`` (raises pydantic.ValidationError)."""
+    """Validate JSON ``content`` with the model ``model_name``.
+
+    Raises pydantic.ValidationError (also for nesting, invalid UTF-8 and numbers out of range: pydantic's
+    parser bounds them), or :class:`~atoma_sdk.errors.MalformedResponseError` for ``NaN`` / ``Infinity``
+    and numbers beyond a float.
+    """
+    raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    if _NON_FINITE.search(raw):
+        loads(raw)  # exact check (the pattern also matches inside strings); raises if really non-finite
     model = resolve(model_name)
     if isinstance(model, pydantic.TypeAdapter):
         return model.validate_json(content)

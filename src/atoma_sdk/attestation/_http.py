@@ -15,7 +15,10 @@ from typing import Any, Final, NoReturn, TypeVar
 
 import httpx
 
-from atoma_sdk.attestation._reasons import OVERSIZED, SOURCE_UNAVAILABLE, fail
+from atoma_sdk import errors
+from atoma_sdk._runtime import deadline
+from atoma_sdk._runtime.bounded import ACCEPT_ENCODING, aread_body, read_body
+from atoma_sdk.attestation._reasons import MALFORMED_EVIDENCE, OVERSIZED, SOURCE_UNAVAILABLE, fail
 
 DEFAULT_TIMEOUT: Final = 10.0
 _STRIPPED_HEADERS: Final = ("authorization", "proxy-authorization", "cookie")
@@ -51,7 +54,7 @@ def _ssl_context() -> ssl.SSLContext:
 
 def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
     method = "GET" if request.json is None else "POST"
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
     built = client.build_request(method, request.url, json=request.json, headers=headers)
     for name in _STRIPPED_HEADERS:
         built.headers.pop(name, None)
@@ -62,6 +65,15 @@ def _too_large(limit: int) -> NoReturn:
     fail(OVERSIZED, f"the response body is larger than {limit} bytes")
 
 
+def _transport(transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Any:
+    deadline.install(transport)  # a confidential unit's deadline bounds its attestation fetches too
+    return transport
+
+
+def _undecodable() -> NoReturn:
+    fail(MALFORMED_EVIDENCE, "the response body uses an encoding the SDK refuses or is corrupt")
+
+
 def _unavailable(exc: Exception) -> NoReturn:
     fail(SOURCE_UNAVAILABLE, f"request failed ({type(exc).__name__})")
 
@@ -69,41 +81,35 @@ def _unavailable(exc: Exception) -> NoReturn:
 def send(client: httpx.Client | None, request: HttpRequest, timeout: float) -> HttpResponse:
     """One synchronous exchange; a transient client is used when ``client`` is None."""
     if client is None:
-        with httpx.Client(timeout=timeout, verify=_ssl_context()) as transient:
+        transport = _transport(httpx.HTTPTransport(verify=_ssl_context()))
+        with httpx.Client(timeout=timeout, transport=transport) as transient:
             return send(transient, request, timeout)
     try:
         response = client.send(_build(client, request), stream=True, auth=None, follow_redirects=False)
-        try:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > request.limit:
-                    _too_large(request.limit)
-            return HttpResponse(response.status_code, bytes(body))
-        finally:
-            response.close()
+        return HttpResponse(response.status_code, read_body(response, request.limit))  # decoded size capped
     except httpx.HTTPError as exc:
         _unavailable(exc)
+    except errors.ResponseTooLargeError:
+        _too_large(request.limit)
+    except errors.MalformedResponseError:
+        _undecodable()
 
 
 async def send_async(client: httpx.AsyncClient | None, request: HttpRequest, timeout: float) -> HttpResponse:
     """One asynchronous exchange; a transient client is used when ``client`` is None."""
     if client is None:
-        async with httpx.AsyncClient(timeout=timeout, verify=_ssl_context()) as transient:
+        transport = _transport(httpx.AsyncHTTPTransport(verify=_ssl_context()))
+        async with httpx.AsyncClient(timeout=timeout, transport=transport) as transient:
             return await send_async(transient, request, timeout)
     try:
         response = await client.send(_build(client, request), stream=True, auth=None, follow_redirects=False)
-        try:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > request.limit:
-                    _too_large(request.limit)
-            return HttpResponse(response.status_code, bytes(body))
-        finally:
-            await response.aclose()
+        return HttpResponse(response.status_code, await aread_body(response, request.limit))
     except httpx.HTTPError as exc:
         _unavailable(exc)
+    except errors.ResponseTooLargeError:
+        _too_large(request.limit)
+    except errors.MalformedResponseError:
+        _undecodable()
 
 
 def run_plan(plan: Plan[T], client: httpx.Client | None, timeout: float) -> T:

@@ -8,7 +8,6 @@ even from a client you pass in). Failures raise ``AttestationError`` with reason
 from __future__ import annotations
 
 import inspect
-import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,10 +16,11 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 import httpx
 
+from atoma_sdk._runtime.jsonsafe import loads
 from atoma_sdk.attestation import _http
 from atoma_sdk.attestation._reasons import MALFORMED_EVIDENCE, OVERSIZED, SOURCE_UNAVAILABLE, fail
 from atoma_sdk.attestation.evidence import MAX_COMPRESSED_BYTES
-from atoma_sdk.errors import AttestationError
+from atoma_sdk.errors import AttestationError, MalformedResponseError
 
 __all__ = [
     "CallableEvidenceSource",
@@ -108,10 +108,12 @@ def _call_failed(exc: Exception) -> AttestationError:
 
 
 def _json(response: _http.HttpResponse, what: str) -> Any:
+    """The answer's JSON (nesting, invalid UTF-8, NaN and huge numbers are refused like any non-JSON)."""
     try:
-        return json.loads(response.body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        fail(SOURCE_UNAVAILABLE, f"{what} did not answer JSON")
+        return loads(response.body)
+    except MalformedResponseError:
+        pass
+    fail(SOURCE_UNAVAILABLE, f"{what} did not answer JSON")
 
 
 # -- proxy service -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import errors
+from .._runtime import deadline
 from .._runtime.logs import unit_attempt
 from .._runtime.operation import Operation, RequestOptions, RetryRule
 from .._runtime.retrying import RetryState
@@ -208,7 +209,7 @@ class ConfidentialCall:
             response,
             verifier,
             attempt.verifier.receipt,
-            idle_timeout=self.runtime.config.stream_idle_timeout_s,
+            **self.runtime.stream_settings(self.op),
         )
 
     def retry_state(self) -> RetryState:
@@ -271,7 +272,8 @@ class ConfidentialCall:
         try:
             while True:
                 try:
-                    with self._pass(state):
+                    # one unit (lock + send + read), one deadline
+                    with self._pass(state), deadline.scope(self.runtime.attempt_seconds(self.options)):
                         return self._attempt()
                 except (errors.APIError, errors.APIConnectionError) as exc:
                     delay = self.delay(state, exc)
@@ -337,7 +339,8 @@ class ConfidentialCall:
         try:
             while True:
                 try:
-                    with self._pass(state):
+                    # one unit (lock + send + read), one deadline
+                    with self._pass(state), deadline.scope(self.runtime.attempt_seconds(self.options)):
                         return await self._attempt_async()
                 except (errors.APIError, errors.APIConnectionError) as exc:
                     delay = self.delay(state, exc)

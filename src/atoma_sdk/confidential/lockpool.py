@@ -351,21 +351,28 @@ class LockPool:
         with self._guard:
             return self._slot(key).generation, self._now()
 
-    def _landed(self, key: PoolKey, generation: int, started: float, lock: Any | None) -> None:
-        """A prefetch finished (``lock`` None: it failed and was counted): to a waiter, else to the pool."""
+    def _landed(self, key: PoolKey, generation: int, started: float, lock: Any | None) -> int:
+        """A prefetch finished (``lock`` None: it failed and was counted): to a waiter, else to the pool.
+
+        Returns how many refills to start: a lock of a dropped pool (it landed after a pooled failure) is
+        replaced, since the calls that ended meanwhile counted it in flight and started none for it.
+        """
         with self._guard:
             slot = self._slot(key)
             slot.inflight -= 1
             lease = None
+            stale = False
             if lock is not None:
                 if self._closed or generation != slot.generation:
                     self._stats.wasted += 1
+                    stale = not self._closed
                 else:
                     lease = Lease(lock, started + LOCK_TIMEOUT_S - SAFETY_MARGIN_S, generation)
             if slot.waiters:
                 slot.waiters.popleft().deliver(lease)
             elif lease is not None:
                 slot.ready.append(lease)
+            return self._wanted(slot) if stale else 0
 
     def stats(self) -> PoolStats:
         """A snapshot of the counters."""
@@ -405,9 +412,10 @@ class LockPool:
         except errors.AtomaError:
             self.lock_failed(key, prefetched=True)
         finally:
-            self._landed(key, generation, started, lock)
+            more = self._landed(key, generation, started, lock)
             with self._guard:
                 self._threads.discard(threading.current_thread())
+        self.refill(key, more)
 
     # -- async refill: tasks on the running loop --
 
@@ -436,7 +444,8 @@ class LockPool:
         except errors.AtomaError:
             self.lock_failed(key, prefetched=True)
         finally:
-            self._landed(key, generation, started, lock)
+            more = self._landed(key, generation, started, lock)
+        self.refill_async(key, more)
 
     # -- lifecycle --
 

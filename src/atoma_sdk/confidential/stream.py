@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from .._runtime.bounded import DEFAULT_STREAM_LIMIT
 from .._runtime.eventstream import EventStream, EventStreamAsync
 from .._runtime.sse import ServerSentEvent
 from .receipt import Receipt
@@ -69,9 +70,14 @@ class ConfidentialStream(EventStream[T], _Accounting):
         idle_timeout: float | None = None,
         buffered: Iterable[T] = (),
         usage: Any = None,
+        total_timeout: float | None = None,
+        max_total_bytes: int = DEFAULT_STREAM_LIMIT,
     ) -> None:
         decode, on_eof = _stream_hooks(verifier)
-        super().__init__(response, decode, on_eof=on_eof, idle_timeout=idle_timeout)
+        super().__init__(
+            response, decode, on_eof=on_eof, idle_timeout=idle_timeout, total_timeout=total_timeout,
+            max_total_bytes=max_total_bytes,
+        )
         self._pending: deque[T] = deque(buffered)
         self._account(verifier, receipt, usage)
 
@@ -116,9 +122,14 @@ class ConfidentialStreamAsync(EventStreamAsync[T], _Accounting):
         idle_timeout: float | None = None,
         buffered: Iterable[T] = (),
         usage: Any = None,
+        total_timeout: float | None = None,
+        max_total_bytes: int = DEFAULT_STREAM_LIMIT,
     ) -> None:
         decode, on_eof = _stream_hooks(verifier)
-        super().__init__(response, decode, on_eof=on_eof, idle_timeout=idle_timeout)
+        super().__init__(
+            response, decode, on_eof=on_eof, idle_timeout=idle_timeout, total_timeout=total_timeout,
+            max_total_bytes=max_total_bytes,
+        )
         self._pending: deque[T] = deque(buffered)
         self._account(verifier, receipt, usage)
 

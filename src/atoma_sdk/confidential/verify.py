@@ -7,15 +7,21 @@ never what the answer said.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import pydantic
 
+from .._runtime.jsonsafe import loads
 from .._runtime.serde import describe_validation_error, parse_json
 from .._runtime.warn import warn
-from ..errors import IntegrityError, NonceReuseError, SignatureError, StreamTruncatedError
+from ..errors import (
+    IntegrityError,
+    MalformedResponseError,
+    NonceReuseError,
+    SignatureError,
+    StreamTruncatedError,
+)
 from . import sui
 from .envelope import HASH_LEN, ClientSession, b64d, body_hash
 from .flows import Flow
@@ -96,6 +102,8 @@ class AnswerVerifier:
             return parse_json(model_name, content)
         except pydantic.ValidationError as exc:
             detail = describe_validation_error(exc)
+        except MalformedResponseError as exc:  # NaN, Infinity, a number beyond a float
+            detail = exc.message
         # Raised outside the handler: there ``from None`` would still keep the pydantic error (and the
         # plaintext in its inputs) as ``__context__``.
         raise IntegrityError(f"the decrypted answer does not match {model_name}: {detail}") from None
@@ -263,10 +271,11 @@ _NOT_JSON = object()
 
 
 def _json_value(data: str | bytes) -> Any:
-    """``json.loads``, or ``_NOT_JSON``: no JSONDecodeError (whose ``doc`` is the text) ends up in a chain."""
+    """The JSON value, or ``_NOT_JSON`` for anything :func:`~atoma_sdk._runtime.jsonsafe.loads` rejects
+    (nesting, invalid UTF-8, NaN, huge numbers); no decoder error, and no text, ends up in a chain."""
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        return loads(data)
+    except MalformedResponseError:
         return _NOT_JSON
 
 

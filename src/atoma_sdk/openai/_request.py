@@ -7,14 +7,15 @@ request is refused, because forwarding it would send its content in plaintext.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from .. import confidential_chat, confidential_completions, confidential_embeddings, confidential_images
+from .._runtime.jsonsafe import loads
 from .._runtime.operation import Operation
 from ..confidential.flows import FLOWS, Flow
+from ..errors import MalformedResponseError
 
 __all__ = ["FORWARDED_METHODS", "Intercept", "Refusal", "confidential_suffix", "parse", "timeout_ms"]
 
@@ -132,8 +133,8 @@ def timeout_ms(timeout: Mapping[str, Any] | None) -> int | None:
 
 def _json_object(content: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+        value = loads(content, "the request body")
+    except MalformedResponseError:
         raise Refusal(400, "the request body is not JSON", "invalid_request") from None
     if not isinstance(value, dict):
         raise Refusal(400, "the request body is not a JSON object", "invalid_request")

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from .. import errors
-from .._runtime.clients import ClientPool, _close_async_from_sync, default_timeout
+from .._runtime.clients import (
+    ClientPool,
+    _close_async_from_sync,
+    default_timeout,
+    owned_async_transport,
+    owned_transport,
+)
 from .._runtime.config import SDKConfig
 from .._runtime.core import Runtime
-from .._runtime.pool import speed_up
 from ..confidential.policy import VerificationPolicy
 from ..confidential.stream import ConfidentialStream, ConfidentialStreamAsync
 from ._answers import (
@@ -82,15 +87,6 @@ class _Shared:
         return httpx.Response(200, headers=list(SSE_HEADERS), stream=stream)
 
 
-_T = TypeVar("_T", httpx.HTTPTransport, httpx.AsyncHTTPTransport)
-
-
-def _fast(transport: _T) -> _T:
-    """A default inner transport with the linear pool assignment of ``_runtime/pool.py``."""
-    speed_up(transport)
-    return transport
-
-
 class ConfidentialTransport(httpx.BaseTransport, _Shared):
     """A sync httpx transport that makes the openai client's compute requests confidential.
 
@@ -107,7 +103,7 @@ class ConfidentialTransport(httpx.BaseTransport, _Shared):
         inner: httpx.BaseTransport | None = None,
     ) -> None:
         _Shared.__init__(self, verification, on_receipt)
-        self._inner = inner if inner is not None else _fast(httpx.HTTPTransport())
+        self._inner = inner if inner is not None else owned_transport()
         self._client = httpx.Client(transport=self._inner, timeout=default_timeout())
         self._runtime = self.runtime(self._client, None)
         # Closed when the transport is collected too: an openai client never closed leaves no socket open.
@@ -145,7 +141,7 @@ class AsyncConfidentialTransport(httpx.AsyncBaseTransport, _Shared):
         inner: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         _Shared.__init__(self, verification, on_receipt)
-        self._inner = inner if inner is not None else _fast(httpx.AsyncHTTPTransport())
+        self._inner = inner if inner is not None else owned_async_transport()
         self._client = httpx.AsyncClient(transport=self._inner, timeout=default_timeout())
         self._runtime = self.runtime(None, self._client)
         self._finalizer = weakref.finalize(self, _close_later, self._client)

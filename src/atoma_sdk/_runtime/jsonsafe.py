@@ -1,0 +1,68 @@
+"""The one JSON decoder for bytes that come from the network: every failure is a typed SDK error.
+
+Deep nesting (``RecursionError``), invalid UTF-8, ``NaN`` / ``Infinity``, numbers beyond a float or beyond
+:data:`MAX_INT_DIGITS` digits, and ordinary syntax errors all raise
+:class:`~atoma_sdk.errors.MalformedResponseError` (or whatever ``error`` builds), chained to nothing: a
+``JSONDecodeError`` keeps the whole text in ``.doc``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from .. import errors
+
+__all__ = ["MAX_INT_DIGITS", "loads"]
+
+#: Longest integer literal accepted (CPython's own default bound on int/str conversion).
+MAX_INT_DIGITS = 4300
+
+
+class _Rejected(ValueError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _constant(name: str) -> Any:
+    raise _Rejected(f"{name} is not JSON")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Rejected("a number is out of range")
+    return value
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise _Rejected("a number is out of range")
+    return int(text)
+
+
+def loads(
+    data: str | bytes | bytearray,
+    what: str = "the response",
+    error: Callable[[str], Exception] = errors.MalformedResponseError,
+) -> Any:
+    """Decode ``data``; on failure raise ``error("<what> is not valid JSON (<reason>)")`` with no cause.
+
+    ``error`` lets a caller pick its own typed error (e.g. ``IntegrityError`` for a confidential envelope).
+    """
+    failure: str | None
+    try:
+        return json.loads(data, parse_constant=_constant, parse_float=_float, parse_int=_int)
+    except _Rejected as exc:
+        failure = exc.reason
+    except RecursionError:
+        failure = "nested too deeply"
+    except UnicodeDecodeError:
+        failure = "not UTF-8"
+    except ValueError:
+        failure = "malformed"
+    # Raised outside the handler: no __context__ keeps a JSONDecodeError (and with it the text).
+    raise error(f"{what} is not valid JSON ({failure})")
