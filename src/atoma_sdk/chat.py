@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._runtime.operation import Operation, RequestOptions, Resource
+from .structured.mixins import ChatHelpers
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ _CREATE_STREAM: Operation[models.ChatCompletionStreamResponse] = Operation(
 )
 
 
-class Chat(Resource):
+class Chat(ChatHelpers, Resource):
     """OpenAI's API chat completions v1 endpoint"""
 
     def create(

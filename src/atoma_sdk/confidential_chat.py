@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from ._runtime.operation import Operation, Resource, RetryRule
 from ._runtime.seam import ConfidentialForms, dispatch_confidential
+from .structured.mixins import ConfidentialChatHelpers
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ _CREATE_STREAM_FORMS = ConfidentialForms(
 )
 
 
-class ConfidentialChat(Resource):
+class ConfidentialChat(ConfidentialChatHelpers, Resource):
     """Atoma's API confidential chat completions v1 endpoint"""
 
     @overload

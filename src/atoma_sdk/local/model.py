@@ -175,6 +175,10 @@ def _completion_plan(body: Mapping[str, Any]) -> _Plan:
 
 def chat_completion(body: Mapping[str, Any]) -> Json:
     """A ``chat.completion`` object."""
+    from .tool_model import answer  # tools / response_format / tool results: see tool_model
+
+    if (special := answer(body)) is not None:
+        return special.completion()
     plan = _chat_plan(body)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -196,6 +200,10 @@ def chat_completion(body: Mapping[str, Any]) -> Json:
 
 def chat_completion_chunks(body: Mapping[str, Any]) -> list[Json]:
     """``chat.completion.chunk`` objects (vLLM shape), the ``choices: []`` usage chunk last."""
+    from .tool_model import answer  # tools / response_format / tool results: see tool_model
+
+    if (special := answer(body)) is not None:
+        return special.chunks()
     plan = _chat_plan(body)
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     chunks: list[Json] = []
