@@ -126,7 +126,7 @@ def encode_request(
 ) -> bytes | None:
     """The compact UTF-8 JSON body for ``params`` validated with the request model (None: no body)."""
     if isinstance(params.get("response_format"), type):  # as openai-python: a class is for parse()
-        raise TypeError("response_format=<a class> needs parse() (e.g. chat.parse(..., response_format=MyModel))")
+        raise TypeError("response_format=<a class> needs parse(): chat.parse(..., response_format=MyModel)")
     if model_name is None:
         if not extra_body:
             return None

@@ -93,7 +93,9 @@ def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
             found = root.get(prefix[2:-1], {}).get(ref[len(prefix) :])
             if isinstance(found, Mapping):
                 return found
-    raise SchemaError(f"unsupported or unresolvable $ref {ref!r} (only '#', '#/$defs/...' and '#/definitions/...')")
+    raise SchemaError(
+        f"unsupported or unresolvable $ref {ref!r} (only '#', '#/$defs/...' and '#/definitions/...')"
+    )
 
 
 def _subschemas(schema: Mapping[str, Any]) -> list[Any]:
@@ -129,7 +131,7 @@ def _types(schema: Mapping[str, Any]) -> list[str]:
 
 
 def check(schema: Any, root: Mapping[str, Any] | None = None) -> None:
-    """Raise :class:`SchemaError` unless ``schema`` is inside the supported subset (then build one instance)."""
+    """Raise :class:`SchemaError` unless ``schema`` is in the supported subset and has an instance."""
     _check(schema, root if root is not None else schema)
     instance(schema, seed="check")
 
@@ -214,7 +216,9 @@ class _Builder:
             start = self.pick(len(options))
             order = order[start:] + order[:start]
         else:  # prefer branches that end the recursion: null first, then the rest in order
-            order.sort(key=lambda i: 0 if isinstance(options[i], Mapping) and options[i].get("type") == "null" else 1)
+            order.sort(
+                key=lambda i: 0 if isinstance(options[i], Mapping) and options[i].get("type") == "null" else 1
+            )
         failure: SchemaError | None = None
         for i in order:
             try:
@@ -244,7 +248,9 @@ class _Builder:
         count = min(high, max(low, 1 if depth < _SHALLOW else 0))
         items = schema.get("items", True)
         return [
-            self.build(prefix[i] if i < len(prefix) else (items if isinstance(items, Mapping) else True), depth + 1)
+            self.build(
+                prefix[i] if i < len(prefix) else (items if isinstance(items, Mapping) else True), depth + 1
+            )
             for i in range(count)
         ]
 
@@ -342,7 +348,9 @@ def _valid(schema: Any, value: Any, root: Mapping[str, Any], depth: int) -> bool
     return True
 
 
-def _valid_object(schema: Mapping[str, Any], value: dict[str, Any], root: Mapping[str, Any], depth: int) -> bool:
+def _valid_object(
+    schema: Mapping[str, Any], value: dict[str, Any], root: Mapping[str, Any], depth: int
+) -> bool:
     props: Mapping[str, Any] = schema.get("properties", {})
     if any(name not in value for name in schema.get("required", [])):
         return False

@@ -85,12 +85,16 @@ def _tools(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         try:
             check(params)
         except SchemaError as exc:
-            raise base.ModelInputError(f"tool {function['name']!r}: unsupported parameters schema: {exc}") from None
+            raise base.ModelInputError(
+                f"tool {function['name']!r}: unsupported parameters schema: {exc}"
+            ) from None
         functions.append({"name": function["name"], "parameters": params})
     return functions
 
 
-def _chosen(body: Mapping[str, Any], tools: list[Mapping[str, Any]], prompt: str, after_tool: bool) -> list[Any]:
+def _chosen(
+    body: Mapping[str, Any], tools: list[Mapping[str, Any]], prompt: str, after_tool: bool
+) -> list[Any]:
     choice = body.get("tool_choice")
     if not tools or choice == "none":
         return []
@@ -156,14 +160,16 @@ def _arguments(tool: Mapping[str, Any], prompt: str, seed: str) -> Json:
         candidate = float(value) if props[key].get("type") == "number" and isinstance(value, int) else value
         if is_valid(props[key], candidate, root=params):
             args[key] = candidate
-    return args if is_valid(params, args) else generated  # type: ignore[no-any-return]
+    return args if is_valid(params, args) else generated
 
 
 def _json_text(body: Mapping[str, Any], messages: list[Mapping[str, Any]], seed: str) -> str | None:
     fmt = body.get("response_format")
     kind = fmt.get("type") if isinstance(fmt, Mapping) else None
     if kind == "json_object":
-        return json.dumps({"answer": "".join(base.generate_tokens(seed, model=str(body["model"]), seed=None, count=4))})
+        return json.dumps(
+            {"answer": "".join(base.generate_tokens(seed, model=str(body["model"]), seed=None, count=4))}
+        )
     if kind != "json_schema":
         return None
     spec = fmt.get("json_schema") if isinstance(fmt, Mapping) else None
@@ -266,7 +272,10 @@ class Answer:
     def completion(self) -> Json:
         choices = []
         for index, choice in enumerate(self.choices):
-            message: Json = {"role": "assistant", "content": "".join(choice.pieces) if choice.pieces else None}
+            message: Json = {
+                "role": "assistant",
+                "content": "".join(choice.pieces) if choice.pieces else None,
+            }
             if choice.refusal is not None:
                 message["refusal"] = choice.refusal
             if choice.calls:
@@ -281,12 +290,18 @@ class Answer:
         return {**head, "choices": choices, "usage": self.usage()}
 
     def _chunk(self, choices: list[Json], usage: Json | None = None) -> Json:
-        head = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
+        head = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
         return {**head, "choices": choices, "usage": usage}
 
     def chunks(self) -> list[Json]:
         out: list[Json] = []
         for index, choice in enumerate(self.choices):
+
             def emit(delta: Json, finish: str | None = None, index: int = index) -> None:
                 out.append(
                     self._chunk([{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}])

@@ -69,7 +69,9 @@ class ChunkAccumulator:
                 message["tool_calls"] = [calls[i] for i in sorted(calls)]
             choice["message"] = message
             choices.append(choice)
-        usage = self._usage.model_dump(mode="json", by_alias=True, exclude_unset=True) if self._usage else None
+        usage = (
+            self._usage.model_dump(mode="json", by_alias=True, exclude_unset=True) if self._usage else None
+        )
         head = self._head or {"id": "", "created": 0, "model": ""}
         return {**head, "object": "chat.completion", "choices": choices, "usage": usage}
 

@@ -63,7 +63,7 @@ class ChatHelpers:
     def parse_stream(
         self, *, response_format: type[T], tools: Sequence[Any] | None = None, **kwargs: Any
     ) -> ParsedStream[T]:
-        """Stream the answer: iterate its chunks, then ``get_final_completion()`` returns the parsed response."""
+        """Stream the answer: iterate its chunks; ``get_final_completion()`` returns the parsed response."""
         from .streams import ParsedStream
 
         stream = self.create_stream(**_request(kwargs, response_format, tools))  # type: ignore[attr-defined]
@@ -110,7 +110,7 @@ class ConfidentialChatHelpers(ChatHelpers):
         Stops when the model answers without tool calls or after ``max_turns`` model calls. Runs only tool
         calls of answers that verified (a stream only once it verified complete) and refuses a policy that
         does not check hashes and signatures. A tool's exception goes back to the model as an error result
-        (``on_tool_error="raise"`` re-raises it). ``stream=True`` streams each turn (``on_chunk`` sees chunks).
+        (``on_tool_error="raise"`` re-raises it). ``stream=True`` streams each turn to ``on_chunk``.
         """
         from . import runner
 

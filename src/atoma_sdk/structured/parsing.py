@@ -1,4 +1,4 @@
-"""Turn a verified chat completion into a :class:`ParsedChatCompletion` (one rule for sync, async, streams)."""
+"""Turn a verified chat completion into a :class:`ParsedChatCompletion` (sync, async and streams alike)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def _parsed(tp: Any, content: Any, completion: Any) -> Any:
     try:
         return adapter(tp).validate_json(content if isinstance(content, str) else "")
     except pydantic.ValidationError as exc:  # the message names locations and kinds, never values
-        failure = f"the answer is not a valid {getattr(tp, '__name__', 'value')}: {describe_validation_error(exc)}"
+        failure = (
+            f"the answer is not a valid {getattr(tp, '__name__', 'value')}: {describe_validation_error(exc)}"
+        )
     raise errors.StructuredOutputError(failure, completion=completion)
 
 
@@ -37,13 +39,18 @@ def parse_completion(completion: Any, tp: type[T]) -> ParsedChatCompletion[T]:
         reason = choice.finish_reason
         if reason == "length":
             raise errors.LengthFinishReasonError(
-                "the answer hit the token limit before it was complete (raise max_tokens)", completion=completion
+                "the answer hit the token limit before it was complete (raise max_tokens)",
+                completion=completion,
             )
         if reason == "content_filter":
-            raise errors.ContentFilterFinishReasonError("a content filter stopped the answer", completion=completion)
+            raise errors.ContentFilterFinishReasonError(
+                "a content filter stopped the answer", completion=completion
+            )
         message = raw["message"]
         refused = isinstance(getattr(choice.message, "refusal", None), str)
-        message["parsed"] = None if refused else _parsed(tp, getattr(choice.message, "content", None), completion)
+        message["parsed"] = (
+            None if refused else _parsed(tp, getattr(choice.message, "content", None), completion)
+        )
     result: ParsedChatCompletion[T] = ParsedChatCompletion[tp].model_validate(data)  # type: ignore[valid-type]
     result._atoma_receipt = completion._atoma_receipt
     return result

@@ -27,7 +27,7 @@ DEFAULT_MAX_TURNS = 10
 
 @dataclass
 class ToolRun:
-    """What ``run_tools()`` did: every turn's verified response (each with its ``receipt``) and the messages."""
+    """What ``run_tools()`` did: each turn's verified response (with its ``receipt``) and the messages."""
 
     #: One verified ``ChatCompletionResponse`` per model call, in order (``turn.receipt`` on each).
     turns: list[Any] = field(default_factory=list)
@@ -57,7 +57,7 @@ def check_policy(policy: Any) -> None:
 def tool_table(tools: Sequence[Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
     table: dict[str, Callable[..., Any]] = {}
     for fn in tools:
-        if not callable(fn) or isinstance(fn, type) or isinstance(fn, Mapping):
+        if not callable(fn) or isinstance(fn, type | Mapping):
             raise TypeError("run_tools(tools=...) takes typed Python functions")
         table[fn.__name__] = fn
     return table
@@ -80,17 +80,26 @@ def verified_calls(response: Any) -> list[Any]:
 
 def assistant_message(response: Any) -> dict[str, Any]:
     message = response.choices[0].message
-    out: dict[str, Any] = {"role": "assistant", "content": message.content if isinstance(message.content, str) else None}
+    out: dict[str, Any] = {
+        "role": "assistant",
+        "content": message.content if isinstance(message.content, str) else None,
+    }
     calls = getattr(message, "tool_calls", None) or []
     if calls:
         out["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.function.name, "arguments": c.function.arguments},
+            }
             for c in calls
         ]
     return out
 
 
-def _prepare(table: Mapping[str, Callable[..., Any]], call: Any) -> tuple[Callable[..., Any], dict[str, Any]] | str:
+def _prepare(
+    table: Mapping[str, Callable[..., Any]], call: Any
+) -> tuple[Callable[..., Any], dict[str, Any]] | str:
     """The function and validated arguments of a call, or the error text sent back to the model."""
     fn = table.get(call.function.name)
     if fn is None:
@@ -118,7 +127,9 @@ def _result(call: Any, content: str) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": call.id, "content": content}
 
 
-def execute(table: Mapping[str, Callable[..., Any]], calls: Sequence[Any], on_error: str) -> list[dict[str, Any]]:
+def execute(
+    table: Mapping[str, Callable[..., Any]], calls: Sequence[Any], on_error: str
+) -> list[dict[str, Any]]:
     """Run the calls in order; one tool message per call."""
     results = []
     for call in calls:

@@ -15,7 +15,14 @@ from typing import Any, get_type_hints
 
 import pydantic
 
-__all__ = ["adapter", "function_tool", "pydantic_function_tool", "response_format", "strict_schema", "tool_param"]
+__all__ = [
+    "adapter",
+    "function_tool",
+    "pydantic_function_tool",
+    "response_format",
+    "strict_schema",
+    "tool_param",
+]
 
 
 @functools.lru_cache(maxsize=256)
@@ -48,7 +55,10 @@ def strict_schema(schema: Any) -> Any:
 def response_format(tp: Any) -> dict[str, Any]:
     """The strict ``json_schema`` response format of a response type."""
     schema = tp.model_json_schema() if _is_model(tp) else adapter(tp).json_schema()
-    return {"type": "json_schema", "json_schema": {"name": _name(tp), "schema": strict_schema(schema), "strict": True}}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": _name(tp), "schema": strict_schema(schema), "strict": True},
+    }
 
 
 def _is_model(obj: Any) -> bool:
@@ -82,7 +92,7 @@ def arguments_model(fn: Callable[..., Any]) -> type[pydantic.BaseModel]:
             raise TypeError(f"tool {fn.__name__}(): parameter {param.name!r} needs a type annotation")
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (hints[param.name], default)
-    model: type[pydantic.BaseModel] = pydantic.create_model(  # type: ignore[call-overload]
+    model: type[pydantic.BaseModel] = pydantic.create_model(
         f"{fn.__name__}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
     )
     return model
@@ -101,7 +111,7 @@ def tool_param(tool: Any) -> Any:
     """What ``tools=`` sends for one entry: a dict / generated model as is, else a generated definition."""
     if _is_model(tool):
         return pydantic_function_tool(tool)
-    if isinstance(tool, Mapping) or isinstance(tool, pydantic.BaseModel):
+    if isinstance(tool, Mapping | pydantic.BaseModel):
         return tool
     if callable(tool):
         return function_tool(tool)

@@ -20,7 +20,7 @@ class ParsedChatCompletionMessage(ChatCompletionMessageAssistant, Generic[Respon
 class ParsedChoice(ChatCompletionChoice, Generic[ResponseT]):
     """A choice with a parsed message."""
 
-    message: ParsedChatCompletionMessage[ResponseT]  # type: ignore[assignment]
+    message: ParsedChatCompletionMessage[ResponseT]
 
 
 class ParsedChatCompletion(ChatCompletionResponse, Generic[ResponseT]):
