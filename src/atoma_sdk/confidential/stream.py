@@ -104,7 +104,7 @@ class ConfidentialStream(EventStream[T], _Accounting):
         """Consume the rest of the stream; return the complete response (every choice, tool calls, usage)."""
         for _ in self:
             pass
-        result: ChatCompletionResponse = self._accumulator.completion(self.receipt)
+        result: ChatCompletionResponse = self._accumulator.completion(self.receipt, self.usage)
         return result
 
     def final_message(self) -> ChatCompletionMessage:
@@ -158,7 +158,7 @@ class ConfidentialStreamAsync(EventStreamAsync[T], _Accounting):
         """Consume the rest of the stream; return the complete response (every choice, tool calls, usage)."""
         async for _ in self:
             pass
-        result: ChatCompletionResponse = self._accumulator.completion(self.receipt)
+        result: ChatCompletionResponse = self._accumulator.completion(self.receipt, self.usage)
         return result
 
     async def final_message(self) -> ChatCompletionMessage:

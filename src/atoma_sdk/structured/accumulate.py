@@ -75,10 +75,15 @@ class ChunkAccumulator:
         head = self._head or {"id": "", "created": 0, "model": ""}
         return {**head, "object": "chat.completion", "choices": choices, "usage": usage}
 
-    def completion(self, receipt: Any = None) -> Any:
-        """The accumulated ``ChatCompletionResponse`` (with ``receipt`` attached when given)."""
+    def completion(self, receipt: Any = None, usage: Any = None) -> Any:
+        """The accumulated ``ChatCompletionResponse`` (with ``receipt`` attached when given).
+
+        ``usage``: the stream's usage when its usage chunk was not yielded (confidential streams).
+        """
         from .._runtime.serde import resolve
 
+        if usage is not None and self._usage is None:
+            self._usage = usage
         result = resolve("ChatCompletionResponse").model_validate(self.data())
         if receipt is not None:
             result._atoma_receipt = receipt

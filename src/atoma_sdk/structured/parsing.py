@@ -28,7 +28,7 @@ def _parsed(tp: Any, content: Any, completion: Any) -> Any:
 
 
 def parse_completion(completion: Any, tp: type[T]) -> ParsedChatCompletion[T]:
-    """``completion`` with ``message.parsed`` set on every choice (None on a refusal).
+    """``completion`` with ``message.parsed`` set on every choice (None on a refusal or tool calls only).
 
     Raises :class:`~atoma_sdk.errors.LengthFinishReasonError` /
     :class:`~atoma_sdk.errors.ContentFilterFinishReasonError` for a truncated or filtered choice and
@@ -47,10 +47,10 @@ def parse_completion(completion: Any, tp: type[T]) -> ParsedChatCompletion[T]:
                 "a content filter stopped the answer", completion=completion
             )
         message = raw["message"]
+        content = getattr(choice.message, "content", None)
         refused = isinstance(getattr(choice.message, "refusal", None), str)
-        message["parsed"] = (
-            None if refused else _parsed(tp, getattr(choice.message, "content", None), completion)
-        )
+        # A refusal, or an answer that only calls tools, has nothing to parse.
+        message["parsed"] = None if refused or content is None else _parsed(tp, content, completion)
     result: ParsedChatCompletion[T] = ParsedChatCompletion[tp].model_validate(data)  # type: ignore[valid-type]
     result._atoma_receipt = completion._atoma_receipt
     return result

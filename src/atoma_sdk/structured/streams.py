@@ -26,7 +26,8 @@ class _Base(Generic[T]):
         return getattr(self._stream, "receipt", None)
 
     def _final(self) -> ParsedChatCompletion[T]:
-        return parse_completion(self._acc.completion(self.receipt), self._type)
+        usage = getattr(self._stream, "usage", None)
+        return parse_completion(self._acc.completion(self.receipt, usage), self._type)
 
 
 class ParsedStream(_Base[T]):
