@@ -42,6 +42,7 @@ Json = dict[str, Any]
 _PIECE = 6
 _REFUSAL = "I'm sorry, I cannot help with that."
 _ARG = r"""("(?:[^"\\]|\\.)*"|'[^']*'|[^,()\s][^,()]*)"""
+_WORD = r"""("(?:[^"\\]|\\.)*"|'[^']*'|[^,()\s]+)"""
 
 
 @dataclass
@@ -138,7 +139,7 @@ def _spelled(name: str, params: Mapping[str, Any], prompt: str) -> dict[str, Any
         positional = [v for v in values if not (v.partition("=")[1] and v.partition("=")[0].strip() in props)]
         found.update({p: _literal(v) for p, v in zip(props, positional, strict=False) if p not in found})
     for prop in props:
-        match = re.search(rf"\b{re.escape(prop)}\s*=\s*{_ARG}", prompt)
+        match = re.search(rf"\b{re.escape(prop)}\s*=\s*{_WORD}", prompt)
         if match and prop not in found:
             found[prop] = _literal(match.group(1))
     quoted = re.search(r'"([^"]*)"', prompt)
