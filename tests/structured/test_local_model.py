@@ -20,7 +20,11 @@ WEATHER = {
         "name": "get_weather",
         "parameters": {
             "type": "object",
-            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "metric": {"type": "boolean"}},
+            "properties": {
+                "city": {"type": "string"},
+                "days": {"type": "integer"},
+                "metric": {"type": "boolean"},
+            },
             "required": ["city", "days", "metric"],
             "additionalProperties": False,
         },
@@ -41,7 +45,9 @@ def body(text: str, **extra: Any) -> dict[str, Any]:
 
 def calls(answer: dict[str, Any], choice: int = 0) -> list[tuple[str, dict[str, Any]]]:
     message = answer["choices"][choice]["message"]
-    return [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message.get("tool_calls", [])]
+    return [
+        (c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message.get("tool_calls", [])
+    ]
 
 
 def test_arguments_spelled_in_the_message_are_used() -> None:
@@ -57,7 +63,7 @@ def test_unspelled_arguments_are_generated_valid_and_deterministic() -> None:
     first = chat_completion(body("anything at all", tools=[WEATHER]))
     again = chat_completion(body("anything at all", tools=[WEATHER]))
     assert calls(first) == calls(again)
-    (name, args), = calls(first)
+    ((name, args),) = calls(first)
     assert name == "get_weather"
     jsonschema.validate(args, WEATHER["function"]["parameters"])  # type: ignore[index]
 
@@ -74,15 +80,20 @@ def test_which_tool_is_called() -> None:
     none = chat_completion(body("add(1, 2)", tools=tools, tool_choice="none"))
     assert calls(none) == [] and none["choices"][0]["finish_reason"] == "stop"
     named = {"type": "function", "function": {"name": "add"}}
-    assert [n for n, _ in calls(chat_completion(body("get_weather", tools=tools, tool_choice=named)))] == ["add"]
+    assert [n for n, _ in calls(chat_completion(body("get_weather", tools=tools, tool_choice=named)))] == [
+        "add"
+    ]
     assert calls(chat_completion(body("add(2.5, 1)", tools=tools)))[0][1] == {"a": 2.5, "b": 1.0}
 
 
 def test_after_a_tool_result_it_answers_with_it() -> None:
     messages = [
         {"role": "user", "content": "add(1, 2)"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "add", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "add", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "3"},
     ]
     answer = chat_completion({"model": MODEL, "messages": messages, "tools": [ADD]})
@@ -95,7 +106,11 @@ def test_streamed_tool_calls_are_vllm_shaped_and_counted() -> None:
     deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
     assert deltas[0] == {"role": "assistant", "content": ""}
     first = deltas[1]["tool_calls"][0]
-    assert first["id"].startswith("call_") and first["type"] == "function" and first["function"]["name"] == "get_weather"
+    assert (
+        first["id"].startswith("call_")
+        and first["type"] == "function"
+        and first["function"]["name"] == "get_weather"
+    )
     pieces = [d["tool_calls"][0] for d in deltas[2:] if "tool_calls" in d]
     assert len(pieces) > 2 and all("id" not in p and p["index"] == 0 for p in pieces)
     joined = "".join(p["function"]["arguments"] for p in pieces)
@@ -108,11 +123,17 @@ def test_streamed_tool_calls_are_vllm_shaped_and_counted() -> None:
 
 
 def test_json_answers_stop_and_limits() -> None:
-    schema = {"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}, "required": ["n", "s"]}
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}, "s": {"type": "string"}},
+        "required": ["n", "s"],
+    }
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
     text = chat_completion(body("hi", response_format=fmt))["choices"][0]["message"]["content"]
     jsonschema.validate(json.loads(text), schema)
-    obj = chat_completion(body("hi", response_format={"type": "json_object"}))["choices"][0]["message"]["content"]
+    obj = chat_completion(body("hi", response_format={"type": "json_object"}))["choices"][0]["message"][
+        "content"
+    ]
     assert isinstance(json.loads(obj), dict)
     cut = chat_completion(body("hi", response_format=fmt, stop=['"s"']))["choices"][0]
     assert cut["message"]["content"] == text[: text.index('"s"')] and cut["finish_reason"] == "stop"
@@ -121,8 +142,11 @@ def test_json_answers_stop_and_limits() -> None:
 
 
 def test_bad_tool_and_schema_requests_are_model_input_errors() -> None:
-    bad_tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "string", "pattern": "x"}}}
-    with pytest.raises(ModelInputError, match="tool 'f'.*pattern"):
+    bad_tool = {
+        "type": "function",
+        "function": {"name": "f", "parameters": {"type": "string", "pattern": "x"}},
+    }
+    with pytest.raises(ModelInputError, match=r"tool 'f'.*pattern"):
         chat_completion(body("f", tools=[bad_tool]))
     with pytest.raises(ModelInputError, match="unknown tool"):
         chat_completion(body("f", tools=[ADD], tool_choice={"type": "function", "function": {"name": "g"}}))

@@ -44,7 +44,10 @@ def test_confidential_parse_returns_a_typed_verified_model(sdk: AtomaSDK) -> Non
     assert isinstance(parsed, Weather)
     assert parsed.sky in ("clear", "cloudy", "rain")
     assert result.receipt is not None and result.receipt.signature_verified
-    assert result.choices[0].message.content == parsed.model_dump_json().replace(",", ", ").replace(":", ": ") or True
+    assert (
+        result.choices[0].message.content == parsed.model_dump_json().replace(",", ", ").replace(":", ": ")
+        or True
+    )
 
 
 def test_parse_sends_a_strict_json_schema(sdk: AtomaSDK) -> None:
@@ -127,7 +130,9 @@ async def test_parse_async_and_parse_stream_async(sdk: AtomaSDK) -> None:
     assert isinstance(result.choices[0].message.parsed, Weather)
     plain = await sdk.chat.parse_async(messages=ASK, model=MODEL, response_format=Point)
     assert isinstance(plain.choices[0].message.parsed, dict)
-    stream = await sdk.confidential_chat.parse_stream_async(messages=ASK, model=MODEL, response_format=Weather)
+    stream = await sdk.confidential_chat.parse_stream_async(
+        messages=ASK, model=MODEL, response_format=Weather
+    )
     async with stream:
         final = await stream.get_final_completion()
     assert final.choices[0].message.parsed == result.choices[0].message.parsed
@@ -137,7 +142,7 @@ def test_unsupported_schema_is_a_400_with_a_clear_message(sdk: AtomaSDK, node: L
     class Code(pydantic.BaseModel):
         value: str = pydantic.Field(pattern="^[a-z]+$")
 
-    with pytest.raises(errors.BadRequestError, match="unsupported JSON Schema keyword.*pattern"):
+    with pytest.raises(errors.BadRequestError, match=r"unsupported JSON Schema keyword.*pattern"):
         sdk.chat.parse(messages=ASK, model=MODEL, response_format=Code)
     with pytest.raises(errors.APIError):  # the proxy reports a node's 400 as its own error (protocol §12)
         sdk.confidential_chat.parse(messages=ASK, model=MODEL, response_format=Code)

@@ -135,7 +135,10 @@ def test_pydantic_schemas_yield_instances_that_pydantic_accepts(seed: str) -> No
 def test_self_recursion_through_the_root_ends() -> None:
     schema = {
         "type": "object",
-        "properties": {"next": {"anyOf": [{"$ref": "#"}, {"type": "null"}]}, "items": {"type": "array", "items": {"$ref": "#"}}},
+        "properties": {
+            "next": {"anyOf": [{"$ref": "#"}, {"type": "null"}]},
+            "items": {"type": "array", "items": {"$ref": "#"}},
+        },
         "required": ["next", "items"],
         "additionalProperties": False,
     }

@@ -150,8 +150,9 @@ def test_run_tools_refuses_a_policy_without_signatures(sdk: AtomaSDK) -> None:
 
     policy = VerificationPolicy(verify_signatures=False)
     with pytest.raises(errors.ToolRunnerError, match="signatures"):
-        sdk.confidential_chat.run_tools(messages=[{"role": "user", "content": "add(1, 2)"}], model=MODEL,
-                                        tools=[add], verification=policy)
+        sdk.confidential_chat.run_tools(
+            messages=[{"role": "user", "content": "add(1, 2)"}], model=MODEL, tools=[add], verification=policy
+        )
     assert ran == []
     assert not hasattr(sdk.chat, "run_tools")  # plaintext chat: a proxy could inject tool calls
 

@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-SOURCE = '''
+SOURCE = """
 from __future__ import annotations
 
 import dataclasses
@@ -47,11 +47,13 @@ async def check(sdk: AtomaSDK) -> None:
     reveal_type(stream.get_final_completion().choices[0].message.parsed)
     plain = sdk.confidential_chat.create_stream(messages=[{"role": "user", "content": "hi"}], model="m")
     reveal_type(plain.get_final_completion())
-    astream = await sdk.confidential_chat.create_stream_async(messages=[{"role": "user", "content": "hi"}], model="m")
+    astream = await sdk.confidential_chat.create_stream_async(
+        messages=[{"role": "user", "content": "hi"}], model="m"
+    )
     reveal_type(await astream.get_final_completion())
     reveal_type(sdk.confidential_chat.run_tools(messages=hi, model="m", tools=[]).turns)
     sdk.chat.run_tools(messages=hi, model="m", tools=[])
-'''
+"""
 
 EXPECTED = [
     "Weather | None",
@@ -69,9 +71,23 @@ def test_mypy_reveals_parsed_and_final_completion_types(tmp_path: Path) -> None:
     module = tmp_path / "reveal.py"
     module.write_text(SOURCE)
     done = subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", str(REPO / "pyproject.toml"), "--strict",
-         "--follow-imports=silent", "--cache-dir", str(tmp_path / "cache"), "--show-error-codes", str(module)],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(REPO / "src")},
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(REPO / "pyproject.toml"),
+            "--strict",
+            "--follow-imports=silent",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--show-error-codes",
+            str(module),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(REPO / "src")},
         check=False,
     )
     out = done.stdout + done.stderr
