@@ -35,24 +35,24 @@ class ChunkAccumulator:
 
     def _add_choice(self, index: int, choice: Any, delta: Any) -> None:
         acc = self._choices.setdefault(
-            index, {"index": index, "message": {"role": "assistant"}, "finish_reason": None, "logprobs": None}
+            index, {"index": index, "texts": {}, "finish_reason": None, "logprobs": None}
         )
-        message = acc["message"]
+        texts = acc["texts"]
         for key in ("content", "refusal", "reasoning_content"):
             piece = _text(getattr(delta, key, None))
             if piece is not None:
-                message[key] = message.get(key, "") + piece
+                texts.setdefault(key, []).append(piece)
         for call in _text_list(getattr(delta, "tool_calls", None)):
             slot = self._calls.setdefault(index, {}).setdefault(
-                int(call.index), {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+                int(call.index), {"id": "", "type": "function", "name": [], "arguments": []}
             )
             if _text(getattr(call, "id", None)):
                 slot["id"] = call.id
             if _text(getattr(call, "type", None)):
                 slot["type"] = call.type
             function = getattr(call, "function", None)
-            slot["function"]["name"] += _text(getattr(function, "name", None)) or ""
-            slot["function"]["arguments"] += _text(getattr(function, "arguments", None)) or ""
+            slot["name"].append(_text(getattr(function, "name", None)) or "")
+            slot["arguments"].append(_text(getattr(function, "arguments", None)) or "")
         reason = _text(getattr(choice, "finish_reason", None))
         if reason is not None:
             acc["finish_reason"] = reason
@@ -61,14 +61,25 @@ class ChunkAccumulator:
         """The accumulated ``chat.completion`` as JSON data."""
         choices = []
         for index in sorted(self._choices):
-            choice = dict(self._choices[index])
-            message = dict(choice["message"])
-            message.setdefault("content", None)
-            calls = self._calls.get(index)
+            acc = self._choices[index]
+            message: dict[str, Any] = {"role": "assistant", "content": None}
+            message.update({key: "".join(parts) for key, parts in acc["texts"].items()})
+            calls = self._calls.get(index, {})
             if calls:
-                message["tool_calls"] = [calls[i] for i in sorted(calls)]
-            choice["message"] = message
-            choices.append(choice)
+                message["tool_calls"] = [
+                    {
+                        "id": calls[i]["id"],
+                        "type": calls[i]["type"],
+                        "function": {
+                            "name": "".join(calls[i]["name"]),
+                            "arguments": "".join(calls[i]["arguments"]),
+                        },
+                    }
+                    for i in sorted(calls)
+                ]
+            choices.append(
+                {"index": index, "message": message, "finish_reason": acc["finish_reason"], "logprobs": None}
+            )
         usage = (
             self._usage.model_dump(mode="json", by_alias=True, exclude_unset=True) if self._usage else None
         )
