@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pydantic
 import pytest
 
 from atoma_sdk import AtomaSDK, VerificationPolicy, errors, models
+from atoma_sdk.local import LocalNode
 from atoma_sdk.structured import function_tool, pydantic_function_tool
+from atoma_sdk.utils import RetryConfig
 
 from .conftest import MODEL
 
@@ -208,3 +211,86 @@ def test_sync_run_tools_runs_parallel_calls_in_order(sdk: AtomaSDK) -> None:
     ask = [{"role": "user", "content": "add(1, 1) and get_weather"}]
     sdk.confidential_chat.run_tools(messages=ask, model=MODEL, tools=[get_weather, add])
     assert order == ["add", "weather"]
+
+
+@pytest.fixture
+def faulty(node: LocalNode) -> Iterator[LocalNode]:
+    node.faults.clear()
+    yield node
+    node.faults.clear()
+
+
+def test_no_tool_runs_when_a_streamed_turn_is_truncated(sdk: AtomaSDK, faulty: LocalNode) -> None:
+    ran: list[int] = []
+
+    def add(a: int, b: int) -> int:
+        ran.append(a)
+        return a + b
+
+    faulty.faults.truncate_after(4, route="/v1/confidential/chat/completions")
+    with pytest.raises(errors.StreamTruncatedError):
+        sdk.confidential_chat.run_tools(
+            messages=[{"role": "user", "content": "add(1, 2)"}],
+            model=MODEL,
+            tools=[add],
+            stream=True,
+            retries=RetryConfig("none"),
+        )
+    assert ran == []
+
+
+def test_no_tool_runs_when_an_answer_is_tampered(sdk: AtomaSDK, faulty: LocalNode) -> None:
+    ran: list[int] = []
+
+    def add(a: int, b: int) -> int:
+        ran.append(a)
+        return a + b
+
+    faulty.faults.corrupt_chunk(route="/v1/confidential/chat/completions")
+    with pytest.raises(errors.IntegrityError):
+        sdk.confidential_chat.run_tools(
+            messages=[{"role": "user", "content": "add(1, 2)"}],
+            model=MODEL,
+            tools=[add],
+            retries=RetryConfig("none"),
+        )
+    assert ran == []
+
+
+def test_tool_calls_of_an_unverified_answer_are_refused() -> None:
+    # No server produces this under a policy run_tools accepts; the check is a second line of defence.
+    from atoma_sdk.confidential.receipt import Receipt
+    from atoma_sdk.structured.runner import verified_calls
+
+    answer = models.ChatCompletionResponse.model_validate(
+        {
+            "id": "x",
+            "created": 0,
+            "model": "m",
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "tool_calls",
+                    "message": {
+                        "role": "assistant",
+                        "tool_calls": [
+                            {"id": "c", "type": "function", "function": {"name": "add", "arguments": "{}"}}
+                        ],
+                    },
+                }
+            ],
+        }
+    )
+    with pytest.raises(errors.ToolRunnerError):
+        verified_calls(answer)
+    answer._atoma_receipt = Receipt("chat", "m", response_hash_verified=True, signature_verified=False)
+    with pytest.raises(errors.ToolRunnerError):
+        verified_calls(answer)
+    answer._atoma_receipt = Receipt(
+        "chat", "m", response_hash_verified=True, signature_verified=True, streamed=True, complete=False
+    )
+    with pytest.raises(errors.ToolRunnerError, match="complete"):
+        verified_calls(answer)
+    answer._atoma_receipt = Receipt("chat", "m", response_hash_verified=True, signature_verified=True)
+    assert len(verified_calls(answer)) == 1
