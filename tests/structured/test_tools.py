@@ -294,3 +294,31 @@ def test_tool_calls_of_an_unverified_answer_are_refused() -> None:
         verified_calls(answer)
     answer._atoma_receipt = Receipt("chat", "m", response_hash_verified=True, signature_verified=True)
     assert len(verified_calls(answer)) == 1
+
+
+def test_plain_chat_stream_ends_with_the_final_completion(sdk: AtomaSDK) -> None:
+    ask = [{"role": "user", "content": "add(a=2, b=5)"}]
+    with sdk.chat.stream(messages=ask, model=MODEL, tools=[add], n=2) as stream:
+        chunks = list(stream)
+        final = stream.get_final_completion()
+    whole = sdk.chat.create(messages=ask, model=MODEL, tools=[function_tool(add)], n=2)
+    assert len(chunks) > 4 and final.receipt is None
+    assert [c.finish_reason for c in final.choices] == ["tool_calls", "tool_calls"]
+    got = [(c.function.name, c.function.arguments) for c in final.choices[1].message.tool_calls or []]
+    want = [(c.function.name, c.function.arguments) for c in whole.choices[1].message.tool_calls or []]
+    assert got == want == [("add", '{"a": 2, "b": 5}')]
+    assert final.usage is not None and whole.usage is not None
+    assert final.usage.completion_tokens == whole.usage.completion_tokens
+
+
+@pytest.mark.anyio
+async def test_confidential_stream_async_ends_with_the_final_completion(sdk: AtomaSDK) -> None:
+    ask = [{"role": "user", "content": "add(a=2, b=5)"}]
+    stream = await sdk.confidential_chat.stream_async(messages=ask, model=MODEL, tools=[add])
+    async with stream:
+        final = await stream.get_final_completion()
+    assert final.receipt is not None and final.receipt.complete
+    assert (final.choices[0].message.tool_calls or [])[0].function.arguments == '{"a": 2, "b": 5}'
+    raw = await sdk.confidential_chat.create_stream_async(messages=ask, model=MODEL)
+    again = await raw.get_final_completion()
+    assert again.choices[0].finish_reason == "stop" and again.usage is not None

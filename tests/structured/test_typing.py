@@ -52,6 +52,8 @@ async def check(sdk: AtomaSDK) -> None:
     )
     reveal_type(await astream.get_final_completion())
     reveal_type(sdk.confidential_chat.run_tools(messages=hi, model="m", tools=[]).turns)
+    reveal_type(sdk.chat.stream(messages=hi, model="m").get_final_completion())
+    reveal_type(await (await sdk.chat.stream_async(messages=hi, model="m")).get_final_completion())
     sdk.chat.run_tools(messages=hi, model="m", tools=[])
 """
 
@@ -63,6 +65,8 @@ EXPECTED = [
     "atoma_sdk.models.chat_completion_response.ChatCompletionResponse",
     "atoma_sdk.models.chat_completion_response.ChatCompletionResponse",
     "list[Any]",
+    "atoma_sdk.models.chat_completion_response.ChatCompletionResponse",
+    "atoma_sdk.models.chat_completion_response.ChatCompletionResponse",
 ]
 
 

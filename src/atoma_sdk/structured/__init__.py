@@ -12,10 +12,12 @@ if TYPE_CHECKING:
     from .accumulate import ChunkAccumulator
     from .runner import ToolRun
     from .schema import function_tool, pydantic_function_tool, response_format, strict_schema
-    from .streams import ParsedStream, ParsedStreamAsync
+    from .streams import ChatStream, ChatStreamAsync, ParsedStream, ParsedStreamAsync
     from .types import ParsedChatCompletion, ParsedChatCompletionMessage, ParsedChoice
 
 __all__ = [
+    "ChatStream",
+    "ChatStreamAsync",
     "ChunkAccumulator",
     "ParsedChatCompletion",
     "ParsedChatCompletionMessage",
@@ -36,6 +38,8 @@ _WHERE = {
     "pydantic_function_tool": "schema",
     "response_format": "schema",
     "strict_schema": "schema",
+    "ChatStream": "streams",
+    "ChatStreamAsync": "streams",
     "ParsedStream": "streams",
     "ParsedStreamAsync": "streams",
     "ParsedChatCompletion": "types",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from .runner import ToolRun
-    from .streams import ParsedStream, ParsedStreamAsync
+    from .streams import ChatStream, ChatStreamAsync, ParsedStream, ParsedStreamAsync
     from .types import ParsedChatCompletion
 
 __all__ = ["ChatHelpers", "ConfidentialChatHelpers"]
@@ -20,7 +20,9 @@ __all__ = ["ChatHelpers", "ConfidentialChatHelpers"]
 T = TypeVar("T")
 
 
-def _request(kwargs: dict[str, Any], response_format: Any, tools: Sequence[Any] | None) -> dict[str, Any]:
+def _request(
+    kwargs: dict[str, Any], response_format: Any = None, tools: Sequence[Any] | None = None
+) -> dict[str, Any]:
     from .schema import response_format as format_of
     from .schema import tool_param
 
@@ -33,9 +35,25 @@ def _request(kwargs: dict[str, Any], response_format: Any, tools: Sequence[Any] 
 
 
 class ChatHelpers:
-    """``parse()`` and ``parse_stream()``: answers validated as a pydantic model, TypedDict or dataclass."""
+    """``parse()`` and ``parse_stream()``: answers validated as a pydantic model, TypedDict or dataclass;
+    ``stream()``: a chat stream that ends with ``get_final_completion()``."""
 
     __slots__ = ()
+
+    def stream(self, *, tools: Sequence[Any] | None = None, **kwargs: Any) -> ChatStream:
+        """``create_stream()`` ending with ``get_final_completion()`` (every choice, tool calls, usage).
+
+        ``tools`` takes dicts, pydantic models and typed functions; other keywords are ``create_stream()``'s.
+        """
+        from .streams import ChatStream
+
+        return ChatStream(self.create_stream(**_request(kwargs, tools=tools)))  # type: ignore[attr-defined]
+
+    async def stream_async(self, *, tools: Sequence[Any] | None = None, **kwargs: Any) -> ChatStreamAsync:
+        """Async :meth:`stream`."""
+        from .streams import ChatStreamAsync
+
+        return ChatStreamAsync(await self.create_stream_async(**_request(kwargs, tools=tools)))  # type: ignore[attr-defined]
 
     def parse(
         self, *, response_format: type[T], tools: Sequence[Any] | None = None, **kwargs: Any
