@@ -57,6 +57,15 @@ def test_confidential_tool_call_reads_arguments_from_the_message(sdk: AtomaSDK) 
     calls = choice.message.tool_calls or []
     assert [c.function.name for c in calls] == ["get_weather"]
     assert json.loads(calls[0].function.arguments) == {"city": "Oslo", "days": 3}
+    assert calls[0].function.parsed_arguments == {"city": "Oslo", "days": 3}
+    looked = sdk.confidential_chat.parse(
+        messages=[{"role": "user", "content": 'Lookup("atoma", 2)'}],
+        model=MODEL,
+        response_format=Lookup,
+        tools=[get_weather, Lookup],
+    )
+    (call,) = looked.choices[0].message.tool_calls or []
+    assert call.function.parsed_arguments == Lookup(word="atoma", limit=2)
 
 
 def test_stream_accumulates_tool_calls_choices_and_usage(sdk: AtomaSDK) -> None:

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from .runner import ToolRun
     from .schema import function_tool, pydantic_function_tool, response_format, strict_schema
     from .streams import ChatStream, ChatStreamAsync, ParsedStream, ParsedStreamAsync
-    from .types import ParsedChatCompletion, ParsedChatCompletionMessage, ParsedChoice
+    from .types import (
+        ParsedChatCompletion,
+        ParsedChatCompletionMessage,
+        ParsedChoice,
+        ParsedFunction,
+        ParsedToolCall,
+    )
 
 __all__ = [
     "ChatStream",
@@ -22,8 +28,10 @@ __all__ = [
     "ParsedChatCompletion",
     "ParsedChatCompletionMessage",
     "ParsedChoice",
+    "ParsedFunction",
     "ParsedStream",
     "ParsedStreamAsync",
+    "ParsedToolCall",
     "ToolRun",
     "function_tool",
     "pydantic_function_tool",
@@ -45,6 +53,8 @@ _WHERE = {
     "ParsedChatCompletion": "types",
     "ParsedChatCompletionMessage": "types",
     "ParsedChoice": "types",
+    "ParsedFunction": "types",
+    "ParsedToolCall": "types",
 }
 
 

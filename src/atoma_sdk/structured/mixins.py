@@ -67,7 +67,7 @@ class ChatHelpers:
         from .parsing import parse_completion
 
         response = self.create(**_request(kwargs, response_format, tools))  # type: ignore[attr-defined]
-        return parse_completion(response, response_format)
+        return parse_completion(response, response_format, tools or ())
 
     async def parse_async(
         self, *, response_format: type[T], tools: Sequence[Any] | None = None, **kwargs: Any
@@ -76,7 +76,7 @@ class ChatHelpers:
         from .parsing import parse_completion
 
         response = await self.create_async(**_request(kwargs, response_format, tools))  # type: ignore[attr-defined]
-        return parse_completion(response, response_format)
+        return parse_completion(response, response_format, tools or ())
 
     def parse_stream(
         self, *, response_format: type[T], tools: Sequence[Any] | None = None, **kwargs: Any
@@ -85,7 +85,7 @@ class ChatHelpers:
         from .streams import ParsedStream
 
         stream = self.create_stream(**_request(kwargs, response_format, tools))  # type: ignore[attr-defined]
-        return ParsedStream(stream, response_format)
+        return ParsedStream(stream, response_format, tools or ())
 
     async def parse_stream_async(
         self, *, response_format: type[T], tools: Sequence[Any] | None = None, **kwargs: Any
@@ -94,7 +94,7 @@ class ChatHelpers:
         from .streams import ParsedStreamAsync
 
         stream = await self.create_stream_async(**_request(kwargs, response_format, tools))  # type: ignore[attr-defined]
-        return ParsedStreamAsync(stream, response_format)
+        return ParsedStreamAsync(stream, response_format, tools or ())
 
 
 def _policy(resource: Any, verification: Any) -> Any:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import pydantic
 
 from .. import errors
 from .._runtime.serde import describe_validation_error
-from .schema import adapter
+from .schema import adapter, arguments_model
 from .types import ParsedChatCompletion
 
 __all__ = ["parse_completion"]
@@ -27,7 +28,19 @@ def _parsed(tp: Any, content: Any, completion: Any) -> Any:
     raise errors.StructuredOutputError(failure, completion=completion)
 
 
-def parse_completion(completion: Any, tp: type[T]) -> ParsedChatCompletion[T]:
+def _arguments(tools: Sequence[Any], name: str, text: str, completion: Any) -> Any:
+    """The validated arguments of a call to a model or function tool (None for dict tools)."""
+    for tool in tools:
+        model = tool if isinstance(tool, type) and issubclass(tool, pydantic.BaseModel) else None
+        if model is not None and model.__name__ == name:
+            return _parsed(model, text, completion)
+        if model is None and callable(tool) and getattr(tool, "__name__", None) == name:
+            args = _parsed(arguments_model(tool), text, completion)
+            return {field: getattr(args, field) for field in type(args).model_fields}
+    return None
+
+
+def parse_completion(completion: Any, tp: type[T], tools: Sequence[Any] = ()) -> ParsedChatCompletion[T]:
     """``completion`` with ``message.parsed`` set on every choice (None on a refusal or tool calls only).
 
     Raises :class:`~atoma_sdk.errors.LengthFinishReasonError` /
@@ -51,6 +64,11 @@ def parse_completion(completion: Any, tp: type[T]) -> ParsedChatCompletion[T]:
         refused = isinstance(getattr(choice.message, "refusal", None), str)
         # A refusal, or an answer that only calls tools, has nothing to parse.
         message["parsed"] = None if refused or content is None else _parsed(tp, content, completion)
+        for call in message.get("tool_calls") or []:
+            function = call["function"]
+            function["parsed_arguments"] = _arguments(
+                tools, function["name"], function["arguments"], completion
+            )
     result: ParsedChatCompletion[T] = ParsedChatCompletion[tp].model_validate(data)  # type: ignore[valid-type]
     result._atoma_receipt = completion._atoma_receipt
     return result

@@ -85,28 +85,30 @@ class ChatStreamAsync(_Accumulating):
 class ParsedStream(ChatStream, Generic[T]):
     """A :class:`ChatStream` whose final completion carries ``message.parsed``."""
 
-    def __init__(self, stream: Any, response_type: type[T]) -> None:
+    def __init__(self, stream: Any, response_type: type[T], tools: Any = ()) -> None:
         super().__init__(stream)
         self._type = response_type
+        self._tools = tools
 
     def __enter__(self) -> ParsedStream[T]:
         return self
 
     def get_final_completion(self) -> ParsedChatCompletion[T]:
         """Consume the rest of the stream (verified) and return the complete parsed response."""
-        return parse_completion(super().get_final_completion(), self._type)
+        return parse_completion(super().get_final_completion(), self._type, self._tools)
 
 
 class ParsedStreamAsync(ChatStreamAsync, Generic[T]):
     """Async :class:`ParsedStream`."""
 
-    def __init__(self, stream: Any, response_type: type[T]) -> None:
+    def __init__(self, stream: Any, response_type: type[T], tools: Any = ()) -> None:
         super().__init__(stream)
         self._type = response_type
+        self._tools = tools
 
     async def __aenter__(self) -> ParsedStreamAsync[T]:
         return self
 
     async def get_final_completion(self) -> ParsedChatCompletion[T]:
         """Consume the rest of the stream (verified) and return the complete parsed response."""
-        return parse_completion(await super().get_final_completion(), self._type)
+        return parse_completion(await super().get_final_completion(), self._type, self._tools)
