@@ -146,3 +146,15 @@ def test_unsupported_schema_is_a_400_with_a_clear_message(sdk: AtomaSDK, node: L
         sdk.chat.parse(messages=ASK, model=MODEL, response_format=Code)
     with pytest.raises(errors.APIError):  # the proxy reports a node's 400 as its own error (protocol §12)
         sdk.confidential_chat.parse(messages=ASK, model=MODEL, response_format=Code)
+
+
+def test_strict_schemas_keep_mappings_open() -> None:
+    from atoma_sdk.structured import strict_schema
+
+    class Scores(pydantic.BaseModel):
+        by_name: dict[str, int]
+        note: str = "x"
+
+    schema = strict_schema(Scores.model_json_schema())
+    assert schema["required"] == ["by_name", "note"] and schema["additionalProperties"] is False
+    assert schema["properties"]["by_name"]["additionalProperties"] == {"type": "integer"}

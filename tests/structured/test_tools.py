@@ -331,3 +331,16 @@ async def test_confidential_stream_async_ends_with_the_final_completion(sdk: Ato
     raw = await sdk.confidential_chat.create_stream_async(messages=ask, model=MODEL)
     again = await raw.get_final_completion()
     assert again.choices[0].finish_reason == "stop" and again.usage is not None
+
+
+def test_run_tools_streams_in_buffer_mode_too(sdk: AtomaSDK) -> None:
+    policy = VerificationPolicy(nonce_reuse="buffer")  # the stream is served from a verified whole answer
+    run = sdk.confidential_chat.run_tools(
+        messages=[{"role": "user", "content": "add(1, 2)"}],
+        model=MODEL,
+        tools=[add],
+        stream=True,
+        verification=policy,
+    )
+    assert run.completion.choices[0].message.content == "The tool said: 3"
+    assert run.receipts[0].stream_mode == "buffer"

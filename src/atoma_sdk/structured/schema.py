@@ -37,7 +37,8 @@ def _name(tp: Any) -> str:
 
 
 def strict_schema(schema: Any) -> Any:
-    """A copy of ``schema`` in strict form: every object closed and every property required."""
+    """A copy of ``schema`` in strict form: objects closed unless they say otherwise (``dict[str, X]``),
+    every property required."""
     if isinstance(schema, list):
         return [strict_schema(item) for item in schema]
     if not isinstance(schema, Mapping):
@@ -47,8 +48,9 @@ def strict_schema(schema: Any) -> Any:
         if isinstance(schema.get(key), Mapping):
             out[key] = {name: strict_schema(sub) for name, sub in schema[key].items()}
     if schema.get("type") == "object" or "properties" in schema:
-        out["additionalProperties"] = False
-        out["required"] = list(schema.get("properties", {}))
+        out.setdefault("additionalProperties", False)
+        if "properties" in schema:
+            out["required"] = list(schema["properties"])
     return out
 
 
