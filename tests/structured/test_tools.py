@@ -344,3 +344,12 @@ def test_run_tools_streams_in_buffer_mode_too(sdk: AtomaSDK) -> None:
     )
     assert run.completion.choices[0].message.content == "The tool said: 3"
     assert run.receipts[0].stream_mode == "buffer"
+
+
+def test_run_tools_takes_message_models_and_checks_max_turns(sdk: AtomaSDK) -> None:
+    ask = [models.ChatCompletionMessageUser(role="user", content="add(3, 4)")]
+    run = sdk.confidential_chat.run_tools(messages=ask, model=MODEL, tools=[add])
+    assert run.messages[0] == {"role": "user", "content": "add(3, 4)"}
+    assert run.completion.choices[0].message.content == "The tool said: 7"
+    with pytest.raises(ValueError, match="max_turns"):
+        sdk.confidential_chat.run_tools(messages=ask, model=MODEL, tools=[add], max_turns=0)

@@ -133,8 +133,7 @@ class ConfidentialChatHelpers(ChatHelpers):
         from . import runner
 
         policy = _policy(self, verification)
-        table = runner.tool_table(tools)
-        run = runner.ToolRun(messages=[_as_dict(m) for m in messages])
+        table, run = runner.start(messages, tools, max_turns)
         request = {**kwargs, "tools": runner.definitions(tools), "verification": policy}
         while len(run.turns) < max_turns:
             if stream:
@@ -145,13 +144,8 @@ class ConfidentialChatHelpers(ChatHelpers):
                 response = chat_stream.get_final_completion()
             else:
                 response = self.create(messages=run.messages, **request)  # type: ignore[attr-defined]
-            run.turns.append(response)
-            calls = runner.verified_calls(response)
-            run.messages.append(runner.assistant_message(response))
+            calls = runner.record(run, response, max_turns)
             if not calls:
-                return run
-            if len(run.turns) >= max_turns:
-                run.hit_turn_limit = True
                 return run
             run.messages.extend(runner.execute(table, calls, on_tool_error))
         return run
@@ -172,8 +166,7 @@ class ConfidentialChatHelpers(ChatHelpers):
         from . import runner
 
         policy = _policy(self, verification)
-        table = runner.tool_table(tools)
-        run = runner.ToolRun(messages=[_as_dict(m) for m in messages])
+        table, run = runner.start(messages, tools, max_turns)
         request = {**kwargs, "tools": runner.definitions(tools), "verification": policy}
         while len(run.turns) < max_turns:
             if stream:
@@ -184,20 +177,8 @@ class ConfidentialChatHelpers(ChatHelpers):
                 response = await chat_stream.get_final_completion()
             else:
                 response = await self.create_async(messages=run.messages, **request)  # type: ignore[attr-defined]
-            run.turns.append(response)
-            calls = runner.verified_calls(response)
-            run.messages.append(runner.assistant_message(response))
+            calls = runner.record(run, response, max_turns)
             if not calls:
-                return run
-            if len(run.turns) >= max_turns:
-                run.hit_turn_limit = True
                 return run
             run.messages.extend(await runner.execute_async(table, calls, on_tool_error))
         return run
-
-
-def _as_dict(message: Any) -> dict[str, Any]:
-    if hasattr(message, "model_dump"):
-        dumped: dict[str, Any] = message.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        return dumped
-    return dict(message)

@@ -20,7 +20,16 @@ import pydantic_core
 from .. import errors
 from .schema import arguments_model, function_tool
 
-__all__ = ["DEFAULT_MAX_TURNS", "ToolRun", "check_policy", "execute", "execute_async", "verified_calls"]
+__all__ = [
+    "DEFAULT_MAX_TURNS",
+    "ToolRun",
+    "check_policy",
+    "execute",
+    "execute_async",
+    "record",
+    "start",
+    "verified_calls",
+]
 
 DEFAULT_MAX_TURNS = 10
 
@@ -63,6 +72,23 @@ def tool_table(tools: Sequence[Callable[..., Any]]) -> dict[str, Callable[..., A
     return table
 
 
+def start(
+    messages: Sequence[Any], tools: Sequence[Callable[..., Any]], max_turns: int
+) -> tuple[dict[str, Callable[..., Any]], ToolRun]:
+    """The name -> function table and the run holding the caller's messages (as dicts)."""
+    if max_turns < 1:
+        raise ValueError("max_turns must be at least 1")
+    run = ToolRun(messages=[_as_dict(m) for m in messages])
+    return tool_table(tools), run
+
+
+def _as_dict(message: Any) -> dict[str, Any]:
+    if hasattr(message, "model_dump"):
+        dumped: dict[str, Any] = message.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return dumped
+    return dict(message)
+
+
 def definitions(tools: Sequence[Callable[..., Any]]) -> list[dict[str, Any]]:
     return [function_tool(fn) for fn in tools]
 
@@ -76,6 +102,17 @@ def verified_calls(response: Any) -> list[Any]:
         raise errors.ToolRunnerError("refusing to run tool calls from a stream that did not verify complete")
     message = response.choices[0].message
     return list(getattr(message, "tool_calls", None) or [])
+
+
+def record(run: ToolRun, response: Any, max_turns: int) -> list[Any]:
+    """Keep a turn's answer; the verified tool calls to run next (none: the loop ends)."""
+    run.turns.append(response)
+    calls = verified_calls(response)
+    run.messages.append(assistant_message(response))
+    if calls and len(run.turns) >= max_turns:
+        run.hit_turn_limit = True
+        return []
+    return calls
 
 
 def assistant_message(response: Any) -> dict[str, Any]:
