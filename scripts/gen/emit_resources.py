@@ -233,11 +233,15 @@ def _resource(api: Api, res: Resource) -> str:
                 methods.append(_confidential_method(op, is_async=is_async, twin=twin))
             else:
                 methods.append(_plain_method(op, is_async=is_async, twin=twin, module=res.module))
-    cls = f"class {res.class_name}(Resource):\n{docstring(res.description or res.tag, '    ')}\n" + "\n".join(
+    mixin = api.config["python"].get("resourceMixins", {}).get(res.class_name)
+    bases = "Resource" if mixin is None else f"{mixin.rpartition('.')[2]}, Resource"
+    cls = f"class {res.class_name}({bases}):\n{docstring(res.description or res.tag, '    ')}\n" + "\n".join(
         methods
     )
     body = consts + "\n\n" + cls
     froms: dict[str, set[str]] = {"__future__": {"annotations"}}
+    if mixin is not None:  # hand-written methods (python.resourceMixins in gen.yaml), e.g. parse()
+        froms[mixin.rpartition(".")[0]] = {mixin.rpartition(".")[2]}
     wanted = {
         "collections.abc": ["Mapping", "Sequence"],
         "typing": ["TYPE_CHECKING", "Any", "Literal", "overload"],

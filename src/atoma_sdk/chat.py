@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ._runtime.operation import Operation, RequestOptions
 from ._runtime.resource import Resource
+from .structured.mixins import ChatHelpers
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ CREATE_STREAM: Operation[models.ChatCompletionStreamResponse] = Operation(
 )
 
 
-class Chat(Resource):
+class Chat(ChatHelpers, Resource):
     """OpenAI's API chat completions v1 endpoint"""
 
     @overload

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ._runtime.forms import ConfidentialForms
 from ._runtime.operation import Operation, RetryRule
 from ._runtime.resource import Resource
+from .structured.mixins import ConfidentialChatHelpers
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ CREATE_STREAM_FORMS = ConfidentialForms(
 )
 
 
-class ConfidentialChat(Resource):
+class ConfidentialChat(ConfidentialChatHelpers, Resource):
     """Atoma's API confidential chat completions v1 endpoint"""
 
     @overload

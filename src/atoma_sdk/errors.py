@@ -334,3 +334,41 @@ def error_for_status(
         message = f"Status {status_code}: the server redirected the request; redirects are not followed"
         return cls(message, raw_response, body, status_code=status_code, headers=headers)
     return cls(_describe(status_code, body), raw_response, body, status_code=status_code, headers=headers)
+
+
+# --- Structured outputs and tools (atoma_sdk.structured) ----------------------------------------------
+
+
+class _CompletionError(AtomaError):
+    """An answer that verified but cannot be used; ``completion`` holds it (never pickled)."""
+
+    def __init__(self, message: str, *, completion: Any = None) -> None:
+        super().__init__(message)
+        self.completion = completion
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message,))
+
+
+class LengthFinishReasonError(_CompletionError):
+    """``parse()``: the answer hit the token limit (``finish_reason="length"``) before its JSON ended."""
+
+
+class ContentFilterFinishReasonError(_CompletionError):
+    """``parse()``: the answer was stopped by a content filter (``finish_reason="content_filter"``)."""
+
+
+class StructuredOutputError(_CompletionError, ValueError):
+    """``parse()``: the answer is not JSON valid for the requested type (locations and kinds, no values)."""
+
+
+class ToolRunnerError(AtomaError):
+    """``run_tools()`` cannot run: a policy without signature checks, an unknown tool, a bad argument."""
+
+
+__all__ += [
+    "ContentFilterFinishReasonError",
+    "LengthFinishReasonError",
+    "StructuredOutputError",
+    "ToolRunnerError",
+]

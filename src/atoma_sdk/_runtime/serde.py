@@ -127,6 +127,8 @@ def encode_request(
     model_name: str | None, params: Mapping[str, Any], extra_body: Mapping[str, Any] | None = None
 ) -> bytes | None:
     """The compact UTF-8 JSON body for ``params`` validated with the request model (None: no body)."""
+    if isinstance(params.get("response_format"), type):  # as openai-python: a class is for parse()
+        raise TypeError("response_format=<a class> needs parse(): chat.parse(..., response_format=MyModel)")
     if model_name is None:
         if not extra_body:
             return None

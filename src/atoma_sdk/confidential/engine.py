@@ -428,6 +428,8 @@ def _as_chunks(result: Any) -> list[dict[str, Any]]:
         message = getattr(choice, "message", None)
         if message is not None:
             body: dict[str, Any] = {"delta": message.model_dump(mode="json", exclude_none=True)}
+            for index, call in enumerate(body["delta"].get("tool_calls") or []):
+                call["index"] = index  # a delta's tool calls carry their position
         else:
             body = {"text": getattr(choice, "text", "")}
         chunks.append(

@@ -12,11 +12,13 @@ import httpx
 from .._runtime.bounded import DEFAULT_STREAM_LIMIT
 from .._runtime.eventstream import EventStream, EventStreamAsync
 from .._runtime.sse import ServerSentEvent
+from ..structured.accumulate import ChunkAccumulator
 from .receipt import Receipt
 from .verify import StreamVerifier
 
 if TYPE_CHECKING:
     from ..models import ChatCompletionMessageAssistant as ChatCompletionMessage
+    from ..models import ChatCompletionResponse
 
 T = TypeVar("T")
 
@@ -34,6 +36,13 @@ class _Accounting:
         self._verifier = verifier
         self._usage = usage
         self.receipt = receipt
+        self._accumulator = ChunkAccumulator()
+
+    def _seen(self, item: T) -> T:
+        """Every yielded chunk goes into the final completion (``get_final_completion()``)."""
+        if hasattr(getattr(item, "data", None), "choices"):
+            self._accumulator.add(item)
+        return item
 
     @property
     def usage(self) -> Any:
@@ -91,11 +100,18 @@ class ConfidentialStream(EventStream[T], _Accounting):
 
     def __next__(self) -> T:
         if self._pending:
-            return self._pending.popleft()
+            return self._seen(self._pending.popleft())
         if self._verifier is None:
             self.close()
             raise StopIteration
-        return super().__next__()
+        return self._seen(super().__next__())
+
+    def get_final_completion(self) -> ChatCompletionResponse:
+        """Consume the rest of the stream; return the complete response (every choice, tool calls, usage)."""
+        for _ in self:
+            pass
+        result: ChatCompletionResponse = self._accumulator.completion(self.receipt, self.usage)
+        return result
 
     def final_message(self) -> ChatCompletionMessage:
         """Consume the rest of the stream; return the accumulated assistant message of the first choice."""
@@ -143,11 +159,18 @@ class ConfidentialStreamAsync(EventStreamAsync[T], _Accounting):
 
     async def __anext__(self) -> T:
         if self._pending:
-            return self._pending.popleft()
+            return self._seen(self._pending.popleft())
         if self._verifier is None:
             await self.aclose()
             raise StopAsyncIteration
-        return await super().__anext__()
+        return self._seen(await super().__anext__())
+
+    async def get_final_completion(self) -> ChatCompletionResponse:
+        """Consume the rest of the stream; return the complete response (every choice, tool calls, usage)."""
+        async for _ in self:
+            pass
+        result: ChatCompletionResponse = self._accumulator.completion(self.receipt, self.usage)
+        return result
 
     async def final_message(self) -> ChatCompletionMessage:
         """Consume the rest of the stream; return the accumulated assistant message of the first choice."""

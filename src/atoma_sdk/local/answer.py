@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from . import model
+from . import model, tool_model
 from .config import NodeConfig
 
 Json = dict[str, Any]
@@ -31,7 +31,9 @@ class Operation:
     sealed_usage: bool = True
 
 
-CHAT = Operation("chat", "/chat/completions", 8192, model.chat_completion, model.chat_completion_chunks)
+CHAT = Operation(
+    "chat", "/chat/completions", 8192, tool_model.chat_completion, tool_model.chat_completion_chunks
+)
 COMPLETIONS = Operation(
     "completions", "/completions", 8192, model.text_completion, model.text_completion_chunks
 )

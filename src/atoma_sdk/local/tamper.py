@@ -51,7 +51,7 @@ from ..confidential.envelope import (
 )
 from ..confidential.sui import SuiKeyPair
 from ..errors import AtomaError, IntegrityError
-from . import model
+from . import tool_model
 
 __all__ = [
     "RESET",
@@ -219,12 +219,12 @@ class _Forger:
         """Answer a chat request ourselves with :attr:`text`, signed by our own Sui key."""
         inner = json.loads(plaintext)
         if not outer.get("stream"):
-            completion = model.chat_completion(inner)
+            completion = tool_model.chat_completion(inner)
             completion["choices"][0]["message"]["content"] = self.text
             completion["usage"]["completion_tokens"] = 1
             data = _dumps(completion)
             return Reply.of_json({**self.sealed(session, self.own(data)), "usage": completion["usage"]})
-        chunks = model.chat_completion_chunks(inner)
+        chunks = tool_model.chat_completion_chunks(inner)
         first, last = chunks[0], chunks[-1]
         first["choices"][0]["delta"]["content"] = self.text
         first["choices"][0]["finish_reason"] = "stop"

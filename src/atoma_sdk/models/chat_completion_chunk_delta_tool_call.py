@@ -18,19 +18,19 @@ class ChatCompletionChunkDeltaToolCall(BaseModel):
     function.
     """
 
-    __nullable_fields__: ClassVar[frozenset[str]] = frozenset({"function"})
+    __nullable_fields__: ClassVar[frozenset[str]] = frozenset({"function", "id", "type"})
 
     #: The function of the tool call.
     function: OptionalNullable[ChatCompletionChunkDeltaToolCallFunction] = UNSET
 
     #: The ID of the tool call.
-    id: str
+    id: OptionalNullable[str] = UNSET
 
     #: The index of the tool call.
     index: int
 
     #: The type of the tool call.
-    type: str
+    type: OptionalNullable[str] = UNSET
 
 
 class ChatCompletionChunkDeltaToolCallTypedDict(TypedDict):
@@ -41,6 +41,6 @@ class ChatCompletionChunkDeltaToolCallTypedDict(TypedDict):
     function.
     """
     function: NotRequired[Nullable[ChatCompletionChunkDeltaToolCallFunctionTypedDict]]
-    id: str
+    id: NotRequired[Nullable[str]]
     index: int
-    type: str
+    type: NotRequired[Nullable[str]]

@@ -1,0 +1,105 @@
+"""Accumulate streamed chat chunks into the complete response: every choice, tool calls, usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ChunkAccumulator"]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class ChunkAccumulator:
+    """Fed every chunk of a chat stream (``ChatCompletionStreamResponse`` items); builds the final object."""
+
+    def __init__(self) -> None:
+        self._head: dict[str, Any] = {}
+        self._choices: dict[int, dict[str, Any]] = {}
+        self._calls: dict[int, dict[int, dict[str, Any]]] = {}
+        self._usage: Any = None
+
+    def add(self, item: Any) -> None:
+        chunk = getattr(item, "data", item)
+        if not self._head:
+            self._head = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
+        usage = getattr(chunk, "usage", None)
+        if hasattr(usage, "model_dump"):
+            self._usage = usage
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "delta", None)
+            if delta is None:
+                continue
+            self._add_choice(int(choice.index), choice, delta)
+
+    def _add_choice(self, index: int, choice: Any, delta: Any) -> None:
+        acc = self._choices.setdefault(
+            index, {"index": index, "texts": {}, "finish_reason": None, "logprobs": None}
+        )
+        texts = acc["texts"]
+        for key in ("content", "refusal", "reasoning_content"):
+            piece = _text(getattr(delta, key, None))
+            if piece is not None:
+                texts.setdefault(key, []).append(piece)
+        for call in _text_list(getattr(delta, "tool_calls", None)):
+            slot = self._calls.setdefault(index, {}).setdefault(
+                int(call.index), {"id": "", "type": "function", "name": [], "arguments": []}
+            )
+            if _text(getattr(call, "id", None)):
+                slot["id"] = call.id
+            if _text(getattr(call, "type", None)):
+                slot["type"] = call.type
+            function = getattr(call, "function", None)
+            slot["name"].append(_text(getattr(function, "name", None)) or "")
+            slot["arguments"].append(_text(getattr(function, "arguments", None)) or "")
+        reason = _text(getattr(choice, "finish_reason", None))
+        if reason is not None:
+            acc["finish_reason"] = reason
+
+    def data(self) -> dict[str, Any]:
+        """The accumulated ``chat.completion`` as JSON data."""
+        choices = []
+        for index in sorted(self._choices):
+            acc = self._choices[index]
+            message: dict[str, Any] = {"role": "assistant", "content": None}
+            message.update({key: "".join(parts) for key, parts in acc["texts"].items()})
+            calls = self._calls.get(index, {})
+            if calls:
+                message["tool_calls"] = [
+                    {
+                        "id": calls[i]["id"],
+                        "type": calls[i]["type"],
+                        "function": {
+                            "name": "".join(calls[i]["name"]),
+                            "arguments": "".join(calls[i]["arguments"]),
+                        },
+                    }
+                    for i in sorted(calls)
+                ]
+            choices.append(
+                {"index": index, "message": message, "finish_reason": acc["finish_reason"], "logprobs": None}
+            )
+        usage = (
+            self._usage.model_dump(mode="json", by_alias=True, exclude_unset=True) if self._usage else None
+        )
+        head = self._head or {"id": "", "created": 0, "model": ""}
+        return {**head, "object": "chat.completion", "choices": choices, "usage": usage}
+
+    def completion(self, receipt: Any = None, usage: Any = None) -> Any:
+        """The accumulated ``ChatCompletionResponse`` (with ``receipt`` attached when given).
+
+        ``usage``: the stream's usage when its usage chunk was not yielded (confidential streams).
+        """
+        from .._runtime.serde import resolve
+
+        if usage is not None and self._usage is None:
+            self._usage = usage
+        result = resolve("ChatCompletionResponse").model_validate(self.data())
+        if receipt is not None:
+            result._atoma_receipt = receipt
+        return result
+
+
+def _text_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
