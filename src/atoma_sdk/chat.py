@@ -176,22 +176,11 @@ class Chat(Resource):
     ) -> models.ChatCompletionResponse | EventStream[models.ChatCompletionStreamResponse]:
         """Create chat completions
 
-        This function processes chat completion requests by determining whether to use streaming
-        or non-streaming response handling based on the request payload. For streaming requests,
-        it configures additional options to track token usage.
-
-        ## Returns
-
-        Returns a Response containing either:
-        - A streaming SSE connection for real-time completions
-        - A single JSON response for non-streaming completions
-
-        ## Errors
-
-        Returns an error status code if:
-        - The request processing fails
-        - The streaming/non-streaming handlers encounter errors
-        - The underlying inference service returns an error
+        Generate the assistant's reply to a conversation (the OpenAI chat completions API).
+        Returns a ChatCompletionResponse; `stream=True` returns the stream `create_stream` returns. Raises
+        errors.RequestValidationError for arguments that do not fit the request (before anything is sent),
+        an errors.APIError subclass for an error answer (errors.BadRequestError,
+        errors.AuthenticationError, ...) and errors.APIConnectionError when the server cannot be reached.
 
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use
@@ -392,22 +381,11 @@ class Chat(Resource):
     ) -> models.ChatCompletionResponse | EventStreamAsync[models.ChatCompletionStreamResponse]:
         """Create chat completions
 
-        This function processes chat completion requests by determining whether to use streaming
-        or non-streaming response handling based on the request payload. For streaming requests,
-        it configures additional options to track token usage.
-
-        ## Returns
-
-        Returns a Response containing either:
-        - A streaming SSE connection for real-time completions
-        - A single JSON response for non-streaming completions
-
-        ## Errors
-
-        Returns an error status code if:
-        - The request processing fails
-        - The streaming/non-streaming handlers encounter errors
-        - The underlying inference service returns an error
+        Generate the assistant's reply to a conversation (the OpenAI chat completions API).
+        Returns a ChatCompletionResponse; `stream=True` returns the stream `create_stream` returns. Raises
+        errors.RequestValidationError for arguments that do not fit the request (before anything is sent),
+        an errors.APIError subclass for an error answer (errors.BadRequestError,
+        errors.AuthenticationError, ...) and errors.APIConnectionError when the server cannot be reached.
 
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use
@@ -503,6 +481,9 @@ class Chat(Resource):
     ) -> EventStream[models.ChatCompletionStreamResponse]:
         """Create chat completions (streaming)
 
+        Stream the assistant's reply as it is generated: iterate over the returned EventStream (use it in
+        a `with` block, or close it) to get ChatCompletionStreamResponse chunks.
+
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use
         :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
@@ -596,6 +577,9 @@ class Chat(Resource):
         extra_body: Mapping[str, Any] | None = None,
     ) -> EventStreamAsync[models.ChatCompletionStreamResponse]:
         """Create chat completions (streaming)
+
+        Stream the assistant's reply as it is generated: iterate over the returned EventStream (use it in
+        a `with` block, or close it) to get ChatCompletionStreamResponse chunks.
 
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use

@@ -155,20 +155,10 @@ class Completions(Resource):
     ) -> models.CompletionsResponse | EventStream[models.CompletionsStreamResponse]:
         """Create completions
 
-        This function processes completion requests by using the chat completions endpoint.
-
-        ## Returns
-
-        Returns a Response containing either:
-        - A streaming SSE connection for real-time completions
-        - A single JSON response for non-streaming completions
-
-        ## Errors
-
-        Returns an error status code if:
-        - The request processing fails
-        - The streaming/non-streaming handlers encounter errors
-        - The underlying inference service returns an error
+        Complete a text prompt (the OpenAI completions API).
+        Returns a CompletionsResponse; `stream=True` returns the stream `create_stream` returns. Raises
+        errors.RequestValidationError for arguments that do not fit the request, an errors.APIError
+        subclass for an error answer and errors.APIConnectionError when the server cannot be reached.
 
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for
@@ -335,20 +325,10 @@ class Completions(Resource):
     ) -> models.CompletionsResponse | EventStreamAsync[models.CompletionsStreamResponse]:
         """Create completions
 
-        This function processes completion requests by using the chat completions endpoint.
-
-        ## Returns
-
-        Returns a Response containing either:
-        - A streaming SSE connection for real-time completions
-        - A single JSON response for non-streaming completions
-
-        ## Errors
-
-        Returns an error status code if:
-        - The request processing fails
-        - The streaming/non-streaming handlers encounter errors
-        - The underlying inference service returns an error
+        Complete a text prompt (the OpenAI completions API).
+        Returns a CompletionsResponse; `stream=True` returns the stream `create_stream` returns. Raises
+        errors.RequestValidationError for arguments that do not fit the request, an errors.APIError
+        subclass for an error answer and errors.APIConnectionError when the server cannot be reached.
 
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for
@@ -425,6 +405,9 @@ class Completions(Resource):
     ) -> EventStream[models.CompletionsStreamResponse]:
         """Create completions (streaming)
 
+        Stream the completion as it is generated: iterate over the returned EventStream (use it in a
+        `with` block, or close it) to get CompletionsStreamResponse chunks.
+
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for
         :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
@@ -499,6 +482,9 @@ class Completions(Resource):
         extra_body: Mapping[str, Any] | None = None,
     ) -> EventStreamAsync[models.CompletionsStreamResponse]:
         """Create completions (streaming)
+
+        Stream the completion as it is generated: iterate over the returned EventStream (use it in a
+        `with` block, or close it) to get CompletionsStreamResponse chunks.
 
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for

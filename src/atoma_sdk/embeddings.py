@@ -41,16 +41,10 @@ class Embeddings(Resource):
     ) -> models.CreateEmbeddingResponse:
         """Create embeddings
 
-        This endpoint follows the OpenAI API format for generating vector embeddings from input text.
-        The handler receives pre-processed metadata from middleware and forwards the request to
-        the selected node.
-
-        # Returns
-        * `Ok(Response)` - The embeddings response from the processing node
-        * `Err(AtomaProxyError)` - An error status code if any step fails
-
-        ## Errors
-        * `INTERNAL_SERVER_ERROR` - Processing or node communication failures
+        Compute embedding vectors for a text or a list of texts (the OpenAI embeddings API).
+        Returns a CreateEmbeddingResponse. Raises errors.RequestValidationError for arguments that do not
+        fit the request, an errors.APIError subclass for an error answer and errors.APIConnectionError
+        when the server cannot be reached.
 
         :param input: Input text to get embeddings for. Can be a string or array of strings. Each input
         must not exceed the max input tokens for the model
@@ -89,16 +83,10 @@ class Embeddings(Resource):
     ) -> models.CreateEmbeddingResponse:
         """Create embeddings
 
-        This endpoint follows the OpenAI API format for generating vector embeddings from input text.
-        The handler receives pre-processed metadata from middleware and forwards the request to
-        the selected node.
-
-        # Returns
-        * `Ok(Response)` - The embeddings response from the processing node
-        * `Err(AtomaProxyError)` - An error status code if any step fails
-
-        ## Errors
-        * `INTERNAL_SERVER_ERROR` - Processing or node communication failures
+        Compute embedding vectors for a text or a list of texts (the OpenAI embeddings API).
+        Returns a CreateEmbeddingResponse. Raises errors.RequestValidationError for arguments that do not
+        fit the request, an errors.APIError subclass for an error answer and errors.APIConnectionError
+        when the server cannot be reached.
 
         :param input: Input text to get embeddings for. Can be a string or array of strings. Each input
         must not exceed the max input tokens for the model

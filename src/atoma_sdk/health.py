@@ -34,7 +34,10 @@ class Health(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> models.HealthResponse:
-        """Health"""
+        """Health
+
+        Check that the API is up. Returns a HealthResponse; raises an errors.APIError subclass otherwise.
+        """
         return self._runtime.call(
             HEALTH,
             {},
@@ -50,7 +53,10 @@ class Health(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> models.HealthResponse:
-        """Health"""
+        """Health
+
+        Check that the API is up. Returns a HealthResponse; raises an errors.APIError subclass otherwise.
+        """
         return await self._runtime.call_async(
             HEALTH,
             {},

@@ -44,13 +44,10 @@ class Images(Resource):
     ) -> models.CreateImageResponse:
         """Create image
 
-        This endpoint processes requests to generate images using AI models by forwarding them
-        to the appropriate AI node. The request metadata and compute units have already been
-        validated by middleware before reaching this handler.
-
-        ## Errors
-        * Returns various status codes based on the underlying `handle_image_generation_response`:
-          - `INTERNAL_SERVER_ERROR` - If there's an error communicating with the AI node
+        Generate images from a text prompt (the OpenAI images API).
+        Returns a CreateImageResponse. Raises errors.RequestValidationError for arguments that do not fit
+        the request, an errors.APIError subclass for an error answer and errors.APIConnectionError when
+        the server cannot be reached.
 
         :param model: The model to use for image generation.
         :param prompt: A text description of the desired image(s). The maximum length is 1000 characters.
@@ -97,13 +94,10 @@ class Images(Resource):
     ) -> models.CreateImageResponse:
         """Create image
 
-        This endpoint processes requests to generate images using AI models by forwarding them
-        to the appropriate AI node. The request metadata and compute units have already been
-        validated by middleware before reaching this handler.
-
-        ## Errors
-        * Returns various status codes based on the underlying `handle_image_generation_response`:
-          - `INTERNAL_SERVER_ERROR` - If there's an error communicating with the AI node
+        Generate images from a text prompt (the OpenAI images API).
+        Returns a CreateImageResponse. Raises errors.RequestValidationError for arguments that do not fit
+        the request, an errors.APIError subclass for an error answer and errors.APIConnectionError when
+        the server cannot be reached.
 
         :param model: The model to use for image generation.
         :param prompt: A text description of the desired image(s). The maximum length is 1000 characters.

@@ -43,9 +43,7 @@ class Models(Resource):
     ) -> models.ModelList:
         """List models
 
-        This endpoint mimics the OpenAI models endpoint format, returning a list of
-        available models with their associated metadata. Each model includes standard
-        OpenAI-compatible fields to ensure compatibility with existing OpenAI client libraries.
+        List the models the API serves, in the OpenAI models format. Returns a ModelList.
         """
         return self._runtime.call(
             MODELS_LIST,
@@ -64,9 +62,7 @@ class Models(Resource):
     ) -> models.ModelList:
         """List models
 
-        This endpoint mimics the OpenAI models endpoint format, returning a list of
-        available models with their associated metadata. Each model includes standard
-        OpenAI-compatible fields to ensure compatibility with existing OpenAI client libraries.
+        List the models the API serves, in the OpenAI models format. Returns a ModelList.
         """
         return await self._runtime.call_async(
             MODELS_LIST,
@@ -85,9 +81,8 @@ class Models(Resource):
     ) -> models.OpenRouterModelList:
         """OpenRouter models listing endpoint
 
-        This endpoint returns a list of available models from the OpenRouter
-        models file. The file is expected to be in JSON format and contains
-        information about the models, including their IDs and other metadata.
+        The OpenRouter models listing, as the API publishes it (every key is kept). Returns an
+        OpenRouterModelList.
         """
         return self._runtime.call(
             OPEN_ROUTER_MODELS_LIST,
@@ -106,9 +101,8 @@ class Models(Resource):
     ) -> models.OpenRouterModelList:
         """OpenRouter models listing endpoint
 
-        This endpoint returns a list of available models from the OpenRouter
-        models file. The file is expected to be in JSON format and contains
-        information about the models, including their IDs and other metadata.
+        The OpenRouter models listing, as the API publishes it (every key is kept). Returns an
+        OpenRouterModelList.
         """
         return await self._runtime.call_async(
             OPEN_ROUTER_MODELS_LIST,

@@ -174,7 +174,7 @@ class RawResponses:
                     result = await method(*args, **kwargs)
                 return recorder.result(result)
 
-            return call_async
+            return _signed(call_async, method)
 
         @functools.wraps(method)
         def call(*args: Any, **kwargs: Any) -> RawResponse[Any]:
@@ -182,7 +182,15 @@ class RawResponses:
                 result = method(*args, **kwargs)
             return recorder.result(result)
 
-        return call
+        return _signed(call, method)
+
+
+def _signed(wrapper: Callable[..., Any], method: Callable[..., Any]) -> Callable[..., Any]:
+    """``wrapper`` shows the bound ``method``'s parameters (a bound method would lend its ``self`` too)."""
+    import inspect
+
+    wrapper.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
+    return wrapper
 
 
 @contextmanager
