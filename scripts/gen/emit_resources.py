@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from . import HEADER
-from . import signatures
+from . import HEADER, raw_types, signatures
 from . import stream_forms as forms
 from .imports import block
 from .naming import COMMON_OPTIONS
@@ -241,10 +240,9 @@ def _resource(api: Api, res: Resource) -> str:
                 methods.append(_confidential_method(op, is_async=is_async, twin=twin))
             else:
                 methods.append(_plain_method(op, is_async=is_async, twin=twin, module=res.module))
-    cls = f"class {res.class_name}(Resource):\n{docstring(res.description or res.tag, '    ')}\n" + "\n".join(
-        methods
-    )
-    body = consts + "\n\n" + cls
+    head = f"class {res.class_name}(Resource):\n{docstring(res.description or res.tag, '    ')}"
+    cls = head + "\n" + raw_types.attribute(res.class_name) + "\n" + "\n".join(methods)
+    body = consts + "\n\n" + cls + raw_types.protocol(res.class_name, "\n".join(methods))
     froms: dict[str, set[str]] = {"__future__": {"annotations"}}
     wanted = {
         "collections.abc": ["Mapping", "Sequence"],
@@ -263,6 +261,8 @@ def _resource(api: Api, res: Resource) -> str:
         "._runtime.eventstream": ["EventStream", "EventStreamAsync"],
         ".confidential.policy": ["VerificationPolicy"],
         ".confidential.stream": ["ConfidentialStream", "ConfidentialStreamAsync"],
+        "._runtime.raw": ["RawResponse"],
+        "typing": ["Protocol"],
     }.items():
         checking[module] = {n for n in names if uses(body, n)}
     noqa = "# ruff: noqa: E501\n" if any(len(line) > 110 for line in body.splitlines()) else ""

@@ -1,4 +1,4 @@
-"""What ``inspect.signature`` and ``help()`` show for the ``**kwargs`` implementation of a confidential method.
+"""What ``inspect.signature`` and ``help()`` show for a confidential method's ``**kwargs`` implementation.
 
 The implementation takes ``**kwargs`` (it accepts two keyword forms); the typed overloads are for type
 checkers only. So that run-time introspection shows the form users call, the generator emits a private
@@ -28,8 +28,9 @@ def stub(method: str, class_name: str, signature: str) -> str:
     """A module-level stub from a method ``signature`` (as rendered in a class, ``def`` or ``async def``)."""
     lines = signature.replace("    async def ", "    def ", 1).splitlines()
     body = "\n".join(line[4:] if line.startswith("    ") else line for line in lines)
-    body = body.replace(f"def {method}(", f"def {stub_name(method)}(", 1).replace("    self,\n", "    self: object,\n", 1)
-    doc = docstring(f"The signature of the plaintext form of ``{class_name}.{method}`` (never called).", "    ")
+    body = body.replace(f"def {method}(", f"def {stub_name(method)}(", 1)
+    body = body.replace("    self,\n", "    self: object,\n", 1)
+    doc = docstring(f"The plaintext form's signature of ``{class_name}.{method}`` (never called).", "    ")
     return f"{body}\n{doc}    raise NotImplementedError\n\n"
 
 

@@ -11,8 +11,11 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
     from ._runtime.eventstream import EventStream, EventStreamAsync
+    from ._runtime.raw import RawResponse
 
 CREATE: Operation[models.CompletionsResponse] = Operation(
     operation_id="completions_create",
@@ -35,6 +38,9 @@ CREATE_STREAM: Operation[models.CompletionsStreamResponse] = Operation(
 
 class Completions(Resource):
     """OpenAI's API completions v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: CompletionsRaw
 
     @overload
     def create(
@@ -531,3 +537,239 @@ class Completions(Resource):
             },
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class CompletionsRaw(Protocol):
+        """``Completions.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def create(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStream[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse | EventStream[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStreamAsync[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse | EventStreamAsync[models.CompletionsStreamResponse]]: ...
+
+        def create_stream(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStream[models.CompletionsStreamResponse]]: ...
+
+        async def create_stream_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStreamAsync[models.CompletionsStreamResponse]]: ...

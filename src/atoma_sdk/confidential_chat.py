@@ -14,8 +14,11 @@ from ._runtime.signature import plaintext_signature
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
     from ._runtime.eventstream import EventStream, EventStreamAsync
+    from ._runtime.raw import RawResponse
     from .confidential.policy import VerificationPolicy
     from .confidential.stream import ConfidentialStream, ConfidentialStreamAsync
 
@@ -118,7 +121,7 @@ def _create_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> models.ChatCompletionResponse | ConfidentialStream[models.ChatCompletionStreamResponse]:
-    """The signature of the plaintext form of ``ConfidentialChat.create`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialChat.create`` (never called)."""
     raise NotImplementedError
 
 
@@ -157,7 +160,7 @@ def _create_async_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> models.ChatCompletionResponse | ConfidentialStreamAsync[models.ChatCompletionStreamResponse]:
-    """The signature of the plaintext form of ``ConfidentialChat.create_async`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialChat.create_async`` (never called)."""
     raise NotImplementedError
 
 
@@ -262,7 +265,7 @@ def _create_stream_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> ConfidentialStream[models.ChatCompletionStreamResponse]:
-    """The signature of the plaintext form of ``ConfidentialChat.create_stream`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialChat.create_stream`` (never called)."""
     raise NotImplementedError
 
 
@@ -301,13 +304,16 @@ def _create_stream_async_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> ConfidentialStreamAsync[models.ChatCompletionStreamResponse]:
-    """The signature of the plaintext form of ``ConfidentialChat.create_stream_async`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialChat.create_stream_async`` (never called)."""
     raise NotImplementedError
 
 
 
 class ConfidentialChat(Resource):
     """Atoma's API confidential chat completions v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ConfidentialChatRaw
 
     @overload
     def create(
@@ -990,3 +996,381 @@ class ConfidentialChat(Resource):
         return await dispatch(
             self._runtime, CREATE_STREAM, CREATE_STREAM_FORMS, kwargs, is_async=True
         )
+
+
+if TYPE_CHECKING:
+
+    class ConfidentialChatRaw(Protocol):
+        """``ConfidentialChat.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def create(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStream[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse | ConfidentialStream[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStreamAsync[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse | ConfidentialStreamAsync[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        def create_stream(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStream[models.ConfidentialComputeStreamResponse]]: ...
+
+        @overload
+        def create_stream(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStream[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        async def create_stream_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStreamAsync[models.ConfidentialComputeStreamResponse]]: ...
+
+        @overload
+        async def create_stream_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStreamAsync[models.ChatCompletionStreamResponse]]: ...

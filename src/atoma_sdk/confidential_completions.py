@@ -14,8 +14,11 @@ from ._runtime.signature import plaintext_signature
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
     from ._runtime.eventstream import EventStream, EventStreamAsync
+    from ._runtime.raw import RawResponse
     from .confidential.policy import VerificationPolicy
     from .confidential.stream import ConfidentialStream, ConfidentialStreamAsync
 
@@ -108,7 +111,7 @@ def _create_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> models.CompletionsResponse | ConfidentialStream[models.CompletionsStreamResponse]:
-    """The signature of the plaintext form of ``ConfidentialCompletions.create`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialCompletions.create`` (never called)."""
     raise NotImplementedError
 
 
@@ -142,7 +145,7 @@ def _create_async_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> models.CompletionsResponse | ConfidentialStreamAsync[models.CompletionsStreamResponse]:
-    """The signature of the plaintext form of ``ConfidentialCompletions.create_async`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialCompletions.create_async`` (never called)."""
     raise NotImplementedError
 
 
@@ -237,7 +240,7 @@ def _create_stream_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> ConfidentialStream[models.CompletionsStreamResponse]:
-    """The signature of the plaintext form of ``ConfidentialCompletions.create_stream`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialCompletions.create_stream`` (never called)."""
     raise NotImplementedError
 
 
@@ -271,13 +274,16 @@ def _create_stream_async_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> ConfidentialStreamAsync[models.CompletionsStreamResponse]:
-    """The signature of the plaintext form of ``ConfidentialCompletions.create_stream_async`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialCompletions.create_stream_async`` (never called)."""
     raise NotImplementedError
 
 
 
 class ConfidentialCompletions(Resource):
     """Atoma's API confidential completions v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ConfidentialCompletionsRaw
 
     @overload
     def create(
@@ -888,3 +894,341 @@ class ConfidentialCompletions(Resource):
         return await dispatch(
             self._runtime, CREATE_STREAM, CREATE_STREAM_FORMS, kwargs, is_async=True
         )
+
+
+if TYPE_CHECKING:
+
+    class ConfidentialCompletionsRaw(Protocol):
+        """``ConfidentialCompletions.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def create(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStream[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse | ConfidentialStream[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStreamAsync[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse | ConfidentialStreamAsync[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        def create_stream(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStream[models.ConfidentialComputeStreamResponse]]: ...
+
+        @overload
+        def create_stream(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStream[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        async def create_stream_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStreamAsync[models.ConfidentialComputeStreamResponse]]: ...
+
+        @overload
+        async def create_stream_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStreamAsync[models.CompletionsStreamResponse]]: ...

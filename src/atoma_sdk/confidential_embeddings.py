@@ -13,7 +13,10 @@ from ._runtime.signature import plaintext_signature
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
     from .confidential.policy import VerificationPolicy
 
 CREATE: Operation[models.ConfidentialComputeResponse] = Operation(
@@ -77,7 +80,7 @@ def _create_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> models.CreateEmbeddingResponse:
-    """The signature of the plaintext form of ``ConfidentialEmbeddings.create`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialEmbeddings.create`` (never called)."""
     raise NotImplementedError
 
 
@@ -97,13 +100,16 @@ def _create_async_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> models.CreateEmbeddingResponse:
-    """The signature of the plaintext form of ``ConfidentialEmbeddings.create_async`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialEmbeddings.create_async`` (never called)."""
     raise NotImplementedError
 
 
 
 class ConfidentialEmbeddings(Resource):
     """Atoma's API confidential embeddings v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ConfidentialEmbeddingsRaw
 
     @overload
     def create(
@@ -290,3 +296,85 @@ class ConfidentialEmbeddings(Resource):
         return await dispatch(
             self._runtime, CREATE, CREATE_FORMS, kwargs, is_async=True
         )
+
+
+if TYPE_CHECKING:
+
+    class ConfidentialEmbeddingsRaw(Protocol):
+        """``ConfidentialEmbeddings.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def create(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[bool] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+            model: str,
+            dimensions: OptionalNullable[int] = UNSET,
+            encoding_format: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateEmbeddingResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[bool] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+            model: str,
+            dimensions: OptionalNullable[int] = UNSET,
+            encoding_format: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateEmbeddingResponse]: ...

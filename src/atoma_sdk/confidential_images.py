@@ -13,7 +13,10 @@ from ._runtime.signature import plaintext_signature
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
     from .confidential.policy import VerificationPolicy
 
 GENERATE: Operation[models.ConfidentialComputeResponse] = Operation(
@@ -85,7 +88,7 @@ def _generate_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> models.CreateImageResponse:
-    """The signature of the plaintext form of ``ConfidentialImages.generate`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialImages.generate`` (never called)."""
     raise NotImplementedError
 
 
@@ -109,13 +112,16 @@ def _generate_async_plaintext(
     http_headers: Mapping[str, str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
 ) -> models.CreateImageResponse:
-    """The signature of the plaintext form of ``ConfidentialImages.generate_async`` (never called)."""
+    """The plaintext form's signature of ``ConfidentialImages.generate_async`` (never called)."""
     raise NotImplementedError
 
 
 
 class ConfidentialImages(Resource):
     """Atoma's API confidential images v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ConfidentialImagesRaw
 
     @overload
     def generate(
@@ -318,3 +324,93 @@ class ConfidentialImages(Resource):
         return await dispatch(
             self._runtime, GENERATE, GENERATE_FORMS, kwargs, is_async=True
         )
+
+
+if TYPE_CHECKING:
+
+    class ConfidentialImagesRaw(Protocol):
+        """``ConfidentialImages.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def generate(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[bool] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        def generate(
+            self,
+            *,
+            model: str,
+            prompt: str,
+            n: OptionalNullable[int] = UNSET,
+            quality: OptionalNullable[str] = UNSET,
+            response_format: OptionalNullable[str] = UNSET,
+            size: OptionalNullable[str] = UNSET,
+            style: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateImageResponse]: ...
+
+        @overload
+        async def generate_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[bool] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        async def generate_async(
+            self,
+            *,
+            model: str,
+            prompt: str,
+            n: OptionalNullable[int] = UNSET,
+            quality: OptionalNullable[str] = UNSET,
+            response_format: OptionalNullable[str] = UNSET,
+            size: OptionalNullable[str] = UNSET,
+            style: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateImageResponse]: ...

@@ -11,7 +11,10 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
 
 CREATE: Operation[models.CreateEmbeddingResponse] = Operation(
     operation_id="embeddings_create",
@@ -24,6 +27,9 @@ CREATE: Operation[models.CreateEmbeddingResponse] = Operation(
 
 class Embeddings(Resource):
     """OpenAI's API embeddings v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: EmbeddingsRaw
 
     def create(
         self,
@@ -108,3 +114,39 @@ class Embeddings(Resource):
             },
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class EmbeddingsRaw(Protocol):
+        """``Embeddings.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        def create(
+            self,
+            *,
+            input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+            model: str,
+            dimensions: OptionalNullable[int] = UNSET,
+            encoding_format: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateEmbeddingResponse]: ...
+
+        async def create_async(
+            self,
+            *,
+            input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+            model: str,
+            dimensions: OptionalNullable[int] = UNSET,
+            encoding_format: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateEmbeddingResponse]: ...

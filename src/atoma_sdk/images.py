@@ -11,7 +11,10 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
 
 GENERATE: Operation[models.CreateImageResponse] = Operation(
     operation_id="image_generations_create",
@@ -24,6 +27,9 @@ GENERATE: Operation[models.CreateImageResponse] = Operation(
 
 class Images(Resource):
     """OpenAI's API images v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ImagesRaw
 
     def generate(
         self,
@@ -124,3 +130,45 @@ class Images(Resource):
             },
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class ImagesRaw(Protocol):
+        """``Images.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        def generate(
+            self,
+            *,
+            model: str,
+            prompt: str,
+            n: OptionalNullable[int] = UNSET,
+            quality: OptionalNullable[str] = UNSET,
+            response_format: OptionalNullable[str] = UNSET,
+            size: OptionalNullable[str] = UNSET,
+            style: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateImageResponse]: ...
+
+        async def generate_async(
+            self,
+            *,
+            model: str,
+            prompt: str,
+            n: OptionalNullable[int] = UNSET,
+            quality: OptionalNullable[str] = UNSET,
+            response_format: OptionalNullable[str] = UNSET,
+            size: OptionalNullable[str] = UNSET,
+            style: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateImageResponse]: ...

@@ -11,7 +11,10 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
 
 MODELS_LIST: Operation[models.ModelList] = Operation(
     operation_id="models_list",
@@ -31,6 +34,9 @@ OPEN_ROUTER_MODELS_LIST: Operation[models.OpenRouterModelList] = Operation(
 
 class Models(Resource):
     """OpenAI's API models v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ModelsRaw
 
     def models_list(
         self,
@@ -109,3 +115,49 @@ class Models(Resource):
             {},
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class ModelsRaw(Protocol):
+        """``Models.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        def models_list(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ModelList]: ...
+
+        async def models_list_async(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ModelList]: ...
+
+        def open_router_models_list(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.OpenRouterModelList]: ...
+
+        async def open_router_models_list_async(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.OpenRouterModelList]: ...

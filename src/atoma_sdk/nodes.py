@@ -11,7 +11,10 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
 
 NODES_CREATE: Operation[models.NodesCreateResponse] = Operation(
     operation_id="nodes_create",
@@ -33,6 +36,9 @@ NODES_CREATE_LOCK: Operation[models.NodesCreateLockResponse] = Operation(
 
 class Nodes(Resource):
     """Nodes Management"""
+
+    if TYPE_CHECKING:
+        with_raw_response: NodesRaw
 
     def nodes_create(
         self,
@@ -161,3 +167,59 @@ class Nodes(Resource):
             },
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class NodesRaw(Protocol):
+        """``Nodes.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        def nodes_create(
+            self,
+            *,
+            data: models.NodePublicAddressAssignment | models.NodePublicAddressAssignmentTypedDict,
+            signature: str,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.NodesCreateResponse]: ...
+
+        async def nodes_create_async(
+            self,
+            *,
+            data: models.NodePublicAddressAssignment | models.NodePublicAddressAssignmentTypedDict,
+            signature: str,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.NodesCreateResponse]: ...
+
+        def nodes_create_lock(
+            self,
+            *,
+            model: str,
+            max_num_tokens: OptionalNullable[int] = UNSET,
+            timeout: OptionalNullable[int] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.NodesCreateLockResponse]: ...
+
+        async def nodes_create_lock_async(
+            self,
+            *,
+            model: str,
+            max_num_tokens: OptionalNullable[int] = UNSET,
+            timeout: OptionalNullable[int] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.NodesCreateLockResponse]: ...
