@@ -40,10 +40,7 @@ class Health(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> models.HealthResponse:
-        """Health
-
-        Check that the API is up. Returns a HealthResponse; raises an errors.APIError subclass otherwise.
-        """
+        """Health"""
         return self._runtime.call(
             HEALTH,
             {},
@@ -59,10 +56,7 @@ class Health(Resource):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> models.HealthResponse:
-        """Health
-
-        Check that the API is up. Returns a HealthResponse; raises an errors.APIError subclass otherwise.
-        """
+        """Health"""
         return await self._runtime.call_async(
             HEALTH,
             {},
