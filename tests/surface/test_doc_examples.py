@@ -25,14 +25,7 @@ _IMPORT = re.compile(r"^(?:from|import) ([A-Za-z_][\w]*)", re.M)
 #: Generated raw-form examples whose placeholder values ("<value>") no node accepts; they change with the
 #: generator (issue 19's generator part). Strict: an example that starts to pass must leave this list.
 PLACEHOLDERS = {
-    "docs/sdks/confidentialchat/README.md:2",
-    "docs/sdks/confidentialchat/README.md:4",
-    "docs/sdks/confidentialcompletions/README.md:2",
-    "docs/sdks/confidentialcompletions/README.md:4",
-    "docs/sdks/confidentialembeddings/README.md:2",
-    "docs/sdks/confidentialimages/README.md:2",
     "docs/sdks/nodes/README.md:1",
-    "docs/sdks/nodes/README.md:2",
     # The local node serves no OpenRouter model listing (the real proxy does).
     "docs/sdks/models/README.md:2",
 }
