@@ -22,9 +22,10 @@ REPO = Path(__file__).resolve().parents[2]
 _BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 _IMPORT = re.compile(r"^(?:from|import) ([A-Za-z_][\w]*)", re.M)
 
-#: Generated raw-form examples whose placeholder values ("<value>") no node accepts; they change with the
-#: generator (issue 19's generator part). Strict: an example that starts to pass must leave this list.
+#: Generated examples no local node can run. Strict: an example that starts to pass must leave this list.
 PLACEHOLDERS = {
+    # Registering a node takes the node's Sui key and the proxy's node registry; the local node is one
+    # node and serves no /v1/nodes (node operators' route, not an API client's).
     "docs/sdks/nodes/README.md:1",
     # The local node serves no OpenRouter model listing (the real proxy does).
     "docs/sdks/models/README.md:2",
