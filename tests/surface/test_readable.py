@@ -3,6 +3,7 @@ argument errors in Python terms (and the same inputs rejected as the request mod
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pydoc
@@ -142,3 +143,18 @@ def test_the_same_inputs_are_rejected(params: dict[str, Any]) -> None:
             encode_request("CreateChatCompletionRequest", params)
     else:
         assert encode_request("CreateChatCompletionRequest", params)
+
+
+def test_every_method_has_a_typed_raw_twin() -> None:
+    """Each resource module's ``<Resource>Raw`` protocol (type checkers only) lists every public method."""
+    for module in RESOURCES:
+        mod = importlib.import_module(f"atoma_sdk.{module}")
+        tree = ast.parse(inspect.getsource(mod))
+        classes = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+        resource = next(name for name in classes if f"{name}Raw" in classes)
+        cls = getattr(mod, resource)
+        methods = {n for n, f in vars(cls).items() if not n.startswith("_") and callable(f)}
+        raw = classes[f"{resource}Raw"]
+        listed = [n for n in raw.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        assert {n.name for n in listed} == methods, module
+        assert all(ast.unparse(n.returns).startswith("RawResponse[") for n in listed if n.returns), module

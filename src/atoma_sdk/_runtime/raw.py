@@ -187,10 +187,18 @@ class RawResponses:
 
 def _signed(wrapper: Callable[..., Any], method: Callable[..., Any]) -> Callable[..., Any]:
     """``wrapper`` shows the bound ``method``'s parameters (a bound method would lend its ``self`` too)."""
+    func = getattr(method, "__func__", None)
+    if func is not None:
+        wrapper.__signature__ = _without_self(func)  # type: ignore[attr-defined]
+    return wrapper
+
+
+@functools.lru_cache(maxsize=256)
+def _without_self(func: Callable[..., Any]) -> Any:
     import inspect
 
-    wrapper.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
-    return wrapper
+    signature = inspect.signature(func)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
 @contextmanager
