@@ -8,8 +8,8 @@ from typing import Any
 from atoma_sdk.errors import error_for_status
 
 from . import stream_forms
-from .raw_example import raw_example
 from .pytypes import annotation, render
+from .raw_example import raw_example
 from .spec import Api, Field, Model, Operation, Param, Resource, Type
 from .text import literal
 
