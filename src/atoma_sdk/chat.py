@@ -183,6 +183,7 @@ class Chat(Resource):
         """Create chat completions
 
         Generate the assistant's reply to a conversation (the OpenAI chat completions API).
+
         Returns a ChatCompletionResponse; `stream=True` returns the stream `create_stream` returns. Raises
         errors.RequestValidationError for arguments that do not fit the request (before anything is sent),
         an errors.APIError subclass for an error answer (errors.BadRequestError,
@@ -388,6 +389,7 @@ class Chat(Resource):
         """Create chat completions
 
         Generate the assistant's reply to a conversation (the OpenAI chat completions API).
+
         Returns a ChatCompletionResponse; `stream=True` returns the stream `create_stream` returns. Raises
         errors.RequestValidationError for arguments that do not fit the request (before anything is sent),
         an errors.APIError subclass for an error answer (errors.BadRequestError,

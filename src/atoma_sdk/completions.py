@@ -162,6 +162,7 @@ class Completions(Resource):
         """Create completions
 
         Complete a text prompt (the OpenAI completions API).
+
         Returns a CompletionsResponse; `stream=True` returns the stream `create_stream` returns. Raises
         errors.RequestValidationError for arguments that do not fit the request, an errors.APIError
         subclass for an error answer and errors.APIConnectionError when the server cannot be reached.
@@ -332,6 +333,7 @@ class Completions(Resource):
         """Create completions
 
         Complete a text prompt (the OpenAI completions API).
+
         Returns a CompletionsResponse; `stream=True` returns the stream `create_stream` returns. Raises
         errors.RequestValidationError for arguments that do not fit the request, an errors.APIError
         subclass for an error answer and errors.APIConnectionError when the server cannot be reached.

@@ -455,6 +455,7 @@ class ConfidentialChat(Resource):
         Chat completions that only the locked node's secure enclave can read: the plaintext form encrypts
         the request (X25519, HKDF-SHA256, AES-256-GCM), sends it, then decrypts the answer and verifies
         its hash and the node's signature before returning it.
+
         Verification failures raise an errors.ConfidentialError subclass (errors.IntegrityError,
         errors.SignatureError, ...), never an unverified answer.
 
@@ -666,6 +667,7 @@ class ConfidentialChat(Resource):
         Chat completions that only the locked node's secure enclave can read: the plaintext form encrypts
         the request (X25519, HKDF-SHA256, AES-256-GCM), sends it, then decrypts the answer and verifies
         its hash and the node's signature before returning it.
+
         Verification failures raise an errors.ConfidentialError subclass (errors.IntegrityError,
         errors.SignatureError, ...), never an unverified answer.
 

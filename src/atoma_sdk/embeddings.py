@@ -48,6 +48,7 @@ class Embeddings(Resource):
         """Create embeddings
 
         Compute embedding vectors for a text or a list of texts (the OpenAI embeddings API).
+
         Returns a CreateEmbeddingResponse. Raises errors.RequestValidationError for arguments that do not
         fit the request, an errors.APIError subclass for an error answer and errors.APIConnectionError
         when the server cannot be reached.
@@ -90,6 +91,7 @@ class Embeddings(Resource):
         """Create embeddings
 
         Compute embedding vectors for a text or a list of texts (the OpenAI embeddings API).
+
         Returns a CreateEmbeddingResponse. Raises errors.RequestValidationError for arguments that do not
         fit the request, an errors.APIError subclass for an error answer and errors.APIConnectionError
         when the server cannot be reached.

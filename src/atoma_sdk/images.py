@@ -51,6 +51,7 @@ class Images(Resource):
         """Create image
 
         Generate images from a text prompt (the OpenAI images API).
+
         Returns a CreateImageResponse. Raises errors.RequestValidationError for arguments that do not fit
         the request, an errors.APIError subclass for an error answer and errors.APIConnectionError when
         the server cannot be reached.
@@ -101,6 +102,7 @@ class Images(Resource):
         """Create image
 
         Generate images from a text prompt (the OpenAI images API).
+
         Returns a CreateImageResponse. Raises errors.RequestValidationError for arguments that do not fit
         the request, an errors.APIError subclass for an error answer and errors.APIConnectionError when
         the server cannot be reached.

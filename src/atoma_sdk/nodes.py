@@ -54,6 +54,7 @@ class Nodes(Resource):
         """Create node
 
         Register or update a node's public address (used by node operators, not by API clients).
+
         `data` is the address assignment and `signature` the node's signature over it. Returns a
         NodesCreateResponse; a refused registration (a missing or invalid signature, a body that does not
         match the node's address) raises an errors.APIError subclass.
@@ -84,6 +85,7 @@ class Nodes(Resource):
         """Create node
 
         Register or update a node's public address (used by node operators, not by API clients).
+
         `data` is the address assignment and `signature` the node's signature over it. Returns a
         NodesCreateResponse; a refused registration (a missing or invalid signature, a body that does not
         match the node's address) raises an errors.APIError subclass.
@@ -116,6 +118,7 @@ class Nodes(Resource):
 
         Lock a node for confidential compute: returns a NodesCreateLockResponse with the node's public key
         (the key confidential requests are encrypted to) and the stack the request is charged to.
+
         The plaintext forms of the confidential methods call this for you; call it yourself only to build
         raw wire-form requests. No node available raises errors.ServiceUnavailableError.
 
@@ -150,6 +153,7 @@ class Nodes(Resource):
 
         Lock a node for confidential compute: returns a NodesCreateLockResponse with the node's public key
         (the key confidential requests are encrypted to) and the stack the request is charged to.
+
         The plaintext forms of the confidential methods call this for you; call it yourself only to build
         raw wire-form requests. No node available raises errors.ServiceUnavailableError.
 
