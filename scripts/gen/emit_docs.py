@@ -9,6 +9,7 @@ from atoma_sdk.errors import error_for_status
 
 from . import stream_forms
 from .pytypes import annotation, render
+from .raw_example import raw_example
 from .spec import Api, Field, Model, Operation, Param, Resource, Type
 from .text import literal
 
@@ -158,7 +159,21 @@ def _operation_section(api: Api, res: Resource, op: Operation) -> str:
         ]
     out += ["### Example Usage", "", "```python", example(api, res, op), "```", ""]
     if op.confidential:
-        out += ["Raw wire form:", "", "```python", example(api, res, op, plain=False), "```", ""]
+        env = api.config["python"].get("bearerAuthEnv", "ATOMASDK_BEARER_AUTH")
+        values = {
+            p.field.wire: example_value(api, p.field.type, p.field.example)
+            for p in op.plain_params
+            if p.field.required
+        }
+        out += [
+            "Raw wire form (what the plaintext form does for you: lock, encrypt, send, decrypt; it does not "
+            "verify the answer's hash and signature):",
+            "",
+            "```python",
+            raw_example(api, res, op, values, env),
+            "```",
+            "",
+        ]
     common = _COMMON_ROWS
     if stream_forms.takes_fixed_stream(op):
         common = [("stream", "Literal[True]", "Optional, `True` only: the method always streams."), *common]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import HEADER
+from . import HEADER, raw_types, signatures
 from . import stream_forms as forms
 from .imports import block
 from .naming import COMMON_OPTIONS
@@ -132,19 +132,10 @@ def _confidential_method(op: Operation, *, is_async: bool, twin: Operation | Non
         )
         out += f"    @overload\n{sig}        ...\n\n"
     head = "async def" if is_async else "def"
+    out += f"    @plaintext_signature({signatures.stub_name(name)})\n"
     out += f"    {head} {name}(self, **kwargs: Any) -> Any:\n"
-    returns = f"a stream of {conf.stream_item}" if op.stream else conf.response
-    note = (
-        f"Two forms: the plaintext form (``{conf.marker}=...`` and the other {conf.request} fields, plus "
-        f"``verification``) encrypts to a locked node, verifies and returns {returns}; the raw wire "
-        f"form (``ciphertext=...``) sends an already encrypted {op.request}. Passing both or neither raises "
-        "TypeError."
-    )
-    if twin is not None:
-        note += f" ``stream=True`` in the plaintext form returns what ``{twin.method_name}`` returns."
-    elif forms.takes_fixed_stream(op):
-        note += " ``stream`` may be passed, as True only."
-    out += _doc(op, (), note)
+    text = signatures.forms_doc(op, twin, fixed_stream=forms.takes_fixed_stream(op))
+    out += docstring(text, "        ")
     twin_arg = f", stream_twin=({_const(twin)}, {_const(twin)}_FORMS)" if twin is not None else ""
     out += "        from .confidential.seam import dispatch\n\n"
     out += (
@@ -154,6 +145,19 @@ def _confidential_method(op: Operation, *, is_async: bool, twin: Operation | Non
         "        )\n"
     )
     return out
+
+
+def _plaintext_stub(res: Resource, op: Operation, *, is_async: bool, twin: Operation | None) -> str:
+    """The module-level stub whose signature the ``**kwargs`` implementation shows (``signatures``)."""
+    name = op.method_name + ("_async" if is_async else "")
+    result = _plain_result(op, is_async=is_async)
+    if twin is not None:
+        result += f" | {_plain_result(twin, is_async=is_async)}"
+    extra = (forms.STREAM_PARAM if forms.takes_fixed_stream(op) else "") + (
+        "        verification: VerificationPolicy | None = None,\n"
+    )
+    sig = _signature(name, op.plain_params, result, is_async=is_async, extra=extra)
+    return signatures.stub(name, res.class_name, sig)
 
 
 def _operation_const(res: Resource, op: Operation) -> str:
@@ -181,6 +185,9 @@ def _operation_const(res: Resource, op: Operation) -> str:
     out = f"{_const(op)}: Operation[{result or 'None'}] = Operation(\n{inner})\n"
     if op.confidential:
         out += "\n" + _forms_const(res, op)
+        twin = forms.stream_twin(res, op)
+        for is_async in (False, True):
+            out += "\n\n" + _plaintext_stub(res, op, is_async=is_async, twin=twin)
     return out
 
 
@@ -235,10 +242,9 @@ def _resource(api: Api, res: Resource) -> str:
                 methods.append(_plain_method(op, is_async=is_async, twin=twin, module=res.module))
     mixin = api.config["python"].get("resourceMixins", {}).get(res.class_name)
     bases = "Resource" if mixin is None else f"{mixin.rpartition('.')[2]}, Resource"
-    cls = f"class {res.class_name}({bases}):\n{docstring(res.description or res.tag, '    ')}\n" + "\n".join(
-        methods
-    )
-    body = consts + "\n\n" + cls
+    head = f"class {res.class_name}({bases}):\n{docstring(res.description or res.tag, '    ')}"
+    cls = head + "\n" + raw_types.attribute(res.class_name) + "\n" + "\n".join(methods)
+    body = consts + "\n\n" + cls + raw_types.protocol(res.class_name, "\n".join(methods))
     froms: dict[str, set[str]] = {"__future__": {"annotations"}}
     if mixin is not None:  # hand-written methods (python.resourceMixins in gen.yaml), e.g. parse()
         froms[mixin.rpartition(".")[0]] = {mixin.rpartition(".")[2]}
@@ -248,6 +254,7 @@ def _resource(api: Api, res: Resource) -> str:
         "._runtime.forms": ["ConfidentialForms"],
         "._runtime.operation": ["Operation", "RequestOptions", "RetryRule"],
         "._runtime.resource": ["Resource"],
+        "._runtime.signature": ["plaintext_signature"],
         ".types": ["UNSET", "Nullable", "OptionalNullable"],
     }
     for module, names in wanted.items():
@@ -258,6 +265,8 @@ def _resource(api: Api, res: Resource) -> str:
         "._runtime.eventstream": ["EventStream", "EventStreamAsync"],
         ".confidential.policy": ["VerificationPolicy"],
         ".confidential.stream": ["ConfidentialStream", "ConfidentialStreamAsync"],
+        "._runtime.raw": ["RawResponse"],
+        "typing": ["Protocol"],
     }.items():
         checking[module] = {n for n in names if uses(body, n)}
     noqa = "# ruff: noqa: E501\n" if any(len(line) > 110 for line in body.splitlines()) else ""

@@ -13,8 +13,11 @@ from .structured.mixins import ChatHelpers
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
     from ._runtime.eventstream import EventStream, EventStreamAsync
+    from ._runtime.raw import RawResponse
 
 CREATE: Operation[models.ChatCompletionResponse] = Operation(
     operation_id="chat_completions_create",
@@ -37,6 +40,9 @@ CREATE_STREAM: Operation[models.ChatCompletionStreamResponse] = Operation(
 
 class Chat(ChatHelpers, Resource):
     """OpenAI's API chat completions v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ChatRaw
 
     @overload
     def create(
@@ -177,22 +183,12 @@ class Chat(ChatHelpers, Resource):
     ) -> models.ChatCompletionResponse | EventStream[models.ChatCompletionStreamResponse]:
         """Create chat completions
 
-        This function processes chat completion requests by determining whether to use streaming
-        or non-streaming response handling based on the request payload. For streaming requests,
-        it configures additional options to track token usage.
+        Generate the assistant's reply to a conversation (the OpenAI chat completions API).
 
-        ## Returns
-
-        Returns a Response containing either:
-        - A streaming SSE connection for real-time completions
-        - A single JSON response for non-streaming completions
-
-        ## Errors
-
-        Returns an error status code if:
-        - The request processing fails
-        - The streaming/non-streaming handlers encounter errors
-        - The underlying inference service returns an error
+        Returns a ChatCompletionResponse; `stream=True` returns the stream `create_stream` returns. Raises
+        errors.RequestValidationError for arguments that do not fit the request (before anything is sent),
+        an errors.APIError subclass for an error answer (errors.BadRequestError,
+        errors.AuthenticationError, ...) and errors.APIConnectionError when the server cannot be reached.
 
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use
@@ -393,22 +389,12 @@ class Chat(ChatHelpers, Resource):
     ) -> models.ChatCompletionResponse | EventStreamAsync[models.ChatCompletionStreamResponse]:
         """Create chat completions
 
-        This function processes chat completion requests by determining whether to use streaming
-        or non-streaming response handling based on the request payload. For streaming requests,
-        it configures additional options to track token usage.
+        Generate the assistant's reply to a conversation (the OpenAI chat completions API).
 
-        ## Returns
-
-        Returns a Response containing either:
-        - A streaming SSE connection for real-time completions
-        - A single JSON response for non-streaming completions
-
-        ## Errors
-
-        Returns an error status code if:
-        - The request processing fails
-        - The streaming/non-streaming handlers encounter errors
-        - The underlying inference service returns an error
+        Returns a ChatCompletionResponse; `stream=True` returns the stream `create_stream` returns. Raises
+        errors.RequestValidationError for arguments that do not fit the request (before anything is sent),
+        an errors.APIError subclass for an error answer (errors.BadRequestError,
+        errors.AuthenticationError, ...) and errors.APIConnectionError when the server cannot be reached.
 
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use
@@ -504,6 +490,9 @@ class Chat(ChatHelpers, Resource):
     ) -> EventStream[models.ChatCompletionStreamResponse]:
         """Create chat completions (streaming)
 
+        Stream the assistant's reply as it is generated: iterate over the returned EventStream (use it in
+        a `with` block, or close it) to get ChatCompletionStreamResponse chunks.
+
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use
         :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
@@ -598,6 +587,9 @@ class Chat(ChatHelpers, Resource):
     ) -> EventStreamAsync[models.ChatCompletionStreamResponse]:
         """Create chat completions (streaming)
 
+        Stream the assistant's reply as it is generated: iterate over the returned EventStream (use it in
+        a `with` block, or close it) to get ChatCompletionStreamResponse chunks.
+
         :param messages: A list of messages comprising the conversation so far
         :param model: ID of the model to use
         :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
@@ -657,3 +649,279 @@ class Chat(ChatHelpers, Resource):
             },
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class ChatRaw(Protocol):
+        """``Chat.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def create(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStream[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse | EventStream[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStreamAsync[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse | EventStreamAsync[models.ChatCompletionStreamResponse]]: ...
+
+        def create_stream(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStream[models.ChatCompletionStreamResponse]]: ...
+
+        async def create_stream_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStreamAsync[models.ChatCompletionStreamResponse]]: ...

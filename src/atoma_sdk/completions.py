@@ -11,8 +11,11 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
     from ._runtime.eventstream import EventStream, EventStreamAsync
+    from ._runtime.raw import RawResponse
 
 CREATE: Operation[models.CompletionsResponse] = Operation(
     operation_id="completions_create",
@@ -35,6 +38,9 @@ CREATE_STREAM: Operation[models.CompletionsStreamResponse] = Operation(
 
 class Completions(Resource):
     """OpenAI's API completions v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: CompletionsRaw
 
     @overload
     def create(
@@ -155,20 +161,11 @@ class Completions(Resource):
     ) -> models.CompletionsResponse | EventStream[models.CompletionsStreamResponse]:
         """Create completions
 
-        This function processes completion requests by using the chat completions endpoint.
+        Complete a text prompt (the OpenAI completions API).
 
-        ## Returns
-
-        Returns a Response containing either:
-        - A streaming SSE connection for real-time completions
-        - A single JSON response for non-streaming completions
-
-        ## Errors
-
-        Returns an error status code if:
-        - The request processing fails
-        - The streaming/non-streaming handlers encounter errors
-        - The underlying inference service returns an error
+        Returns a CompletionsResponse; `stream=True` returns the stream `create_stream` returns. Raises
+        errors.RequestValidationError for arguments that do not fit the request, an errors.APIError
+        subclass for an error answer and errors.APIConnectionError when the server cannot be reached.
 
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for
@@ -335,20 +332,11 @@ class Completions(Resource):
     ) -> models.CompletionsResponse | EventStreamAsync[models.CompletionsStreamResponse]:
         """Create completions
 
-        This function processes completion requests by using the chat completions endpoint.
+        Complete a text prompt (the OpenAI completions API).
 
-        ## Returns
-
-        Returns a Response containing either:
-        - A streaming SSE connection for real-time completions
-        - A single JSON response for non-streaming completions
-
-        ## Errors
-
-        Returns an error status code if:
-        - The request processing fails
-        - The streaming/non-streaming handlers encounter errors
-        - The underlying inference service returns an error
+        Returns a CompletionsResponse; `stream=True` returns the stream `create_stream` returns. Raises
+        errors.RequestValidationError for arguments that do not fit the request, an errors.APIError
+        subclass for an error answer and errors.APIConnectionError when the server cannot be reached.
 
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for
@@ -425,6 +413,9 @@ class Completions(Resource):
     ) -> EventStream[models.CompletionsStreamResponse]:
         """Create completions (streaming)
 
+        Stream the completion as it is generated: iterate over the returned EventStream (use it in a
+        `with` block, or close it) to get CompletionsStreamResponse chunks.
+
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for
         :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
@@ -500,6 +491,9 @@ class Completions(Resource):
     ) -> EventStreamAsync[models.CompletionsStreamResponse]:
         """Create completions (streaming)
 
+        Stream the completion as it is generated: iterate over the returned EventStream (use it in a
+        `with` block, or close it) to get CompletionsStreamResponse chunks.
+
         :param model: ID of the model to use
         :param prompt: The prompt to generate completions for
         :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
@@ -545,3 +539,239 @@ class Completions(Resource):
             },
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class CompletionsRaw(Protocol):
+        """``Completions.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def create(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStream[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse | EventStream[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStreamAsync[models.CompletionsStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CompletionsResponse | EventStreamAsync[models.CompletionsStreamResponse]]: ...
+
+        def create_stream(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStream[models.CompletionsStreamResponse]]: ...
+
+        async def create_stream_async(
+            self,
+            *,
+            model: str,
+            prompt: models.CompletionsPrompt | models.CompletionsPromptTypedDict,
+            best_of: OptionalNullable[int] = UNSET,
+            echo: OptionalNullable[bool] = UNSET,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            logprobs: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            suffix: OptionalNullable[str] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStreamAsync[models.CompletionsStreamResponse]]: ...

@@ -10,12 +10,16 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ._runtime.forms import ConfidentialForms
 from ._runtime.operation import Operation, RetryRule
 from ._runtime.resource import Resource
+from ._runtime.signature import plaintext_signature
 from .structured.mixins import ConfidentialChatHelpers
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
     from ._runtime.eventstream import EventStream, EventStreamAsync
+    from ._runtime.raw import RawResponse
     from .confidential.policy import VerificationPolicy
     from .confidential.stream import ConfidentialStream, ConfidentialStreamAsync
 
@@ -82,6 +86,84 @@ CREATE_FORMS = ConfidentialForms(
     plain_required=("messages", "model"),
     marker="messages",
 )
+
+
+def _create_plaintext(
+    self: object,
+    *,
+    messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+    model: str,
+    frequency_penalty: OptionalNullable[float] = UNSET,
+    function_call: Any = None,
+    functions: OptionalNullable[list[Any]] = UNSET,
+    logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+    max_completion_tokens: OptionalNullable[int] = UNSET,
+    max_tokens: OptionalNullable[int] = UNSET,
+    n: OptionalNullable[int] = UNSET,
+    parallel_tool_calls: OptionalNullable[bool] = UNSET,
+    presence_penalty: OptionalNullable[float] = UNSET,
+    response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+    seed: OptionalNullable[int] = UNSET,
+    service_tier: OptionalNullable[str] = UNSET,
+    stop: OptionalNullable[list[str]] = UNSET,
+    stream: OptionalNullable[bool] = UNSET,
+    stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+    temperature: OptionalNullable[float] = UNSET,
+    tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+    tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+    top_logprobs: OptionalNullable[int] = UNSET,
+    top_p: OptionalNullable[float] = UNSET,
+    user: OptionalNullable[str] = UNSET,
+    num_compute_units: OptionalNullable[int] = UNSET,
+    verification: VerificationPolicy | None = None,
+    retries: OptionalNullable[utils.RetryConfig] = UNSET,
+    server_url: str | None = None,
+    timeout_ms: int | None = None,
+    http_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> models.ChatCompletionResponse | ConfidentialStream[models.ChatCompletionStreamResponse]:
+    """The plaintext form's signature of ``ConfidentialChat.create`` (never called)."""
+    raise NotImplementedError
+
+
+
+def _create_async_plaintext(
+    self: object,
+    *,
+    messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+    model: str,
+    frequency_penalty: OptionalNullable[float] = UNSET,
+    function_call: Any = None,
+    functions: OptionalNullable[list[Any]] = UNSET,
+    logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+    max_completion_tokens: OptionalNullable[int] = UNSET,
+    max_tokens: OptionalNullable[int] = UNSET,
+    n: OptionalNullable[int] = UNSET,
+    parallel_tool_calls: OptionalNullable[bool] = UNSET,
+    presence_penalty: OptionalNullable[float] = UNSET,
+    response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+    seed: OptionalNullable[int] = UNSET,
+    service_tier: OptionalNullable[str] = UNSET,
+    stop: OptionalNullable[list[str]] = UNSET,
+    stream: OptionalNullable[bool] = UNSET,
+    stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+    temperature: OptionalNullable[float] = UNSET,
+    tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+    tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+    top_logprobs: OptionalNullable[int] = UNSET,
+    top_p: OptionalNullable[float] = UNSET,
+    user: OptionalNullable[str] = UNSET,
+    num_compute_units: OptionalNullable[int] = UNSET,
+    verification: VerificationPolicy | None = None,
+    retries: OptionalNullable[utils.RetryConfig] = UNSET,
+    server_url: str | None = None,
+    timeout_ms: int | None = None,
+    http_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> models.ChatCompletionResponse | ConfidentialStreamAsync[models.ChatCompletionStreamResponse]:
+    """The plaintext form's signature of ``ConfidentialChat.create_async`` (never called)."""
+    raise NotImplementedError
+
 
 CREATE_STREAM: Operation[models.ConfidentialComputeStreamResponse] = Operation(
     operation_id="confidential_chat_completions_create_stream",
@@ -150,8 +232,89 @@ CREATE_STREAM_FORMS = ConfidentialForms(
 )
 
 
+def _create_stream_plaintext(
+    self: object,
+    *,
+    messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+    model: str,
+    frequency_penalty: OptionalNullable[float] = UNSET,
+    function_call: Any = None,
+    functions: OptionalNullable[list[Any]] = UNSET,
+    logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+    max_completion_tokens: OptionalNullable[int] = UNSET,
+    max_tokens: OptionalNullable[int] = UNSET,
+    n: OptionalNullable[int] = UNSET,
+    parallel_tool_calls: OptionalNullable[bool] = UNSET,
+    presence_penalty: OptionalNullable[float] = UNSET,
+    response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+    seed: OptionalNullable[int] = UNSET,
+    service_tier: OptionalNullable[str] = UNSET,
+    stop: OptionalNullable[list[str]] = UNSET,
+    stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+    temperature: OptionalNullable[float] = UNSET,
+    tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+    tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+    top_logprobs: OptionalNullable[int] = UNSET,
+    top_p: OptionalNullable[float] = UNSET,
+    user: OptionalNullable[str] = UNSET,
+    num_compute_units: OptionalNullable[int] = UNSET,
+    stream: Literal[True] = True,
+    verification: VerificationPolicy | None = None,
+    retries: OptionalNullable[utils.RetryConfig] = UNSET,
+    server_url: str | None = None,
+    timeout_ms: int | None = None,
+    http_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> ConfidentialStream[models.ChatCompletionStreamResponse]:
+    """The plaintext form's signature of ``ConfidentialChat.create_stream`` (never called)."""
+    raise NotImplementedError
+
+
+
+def _create_stream_async_plaintext(
+    self: object,
+    *,
+    messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+    model: str,
+    frequency_penalty: OptionalNullable[float] = UNSET,
+    function_call: Any = None,
+    functions: OptionalNullable[list[Any]] = UNSET,
+    logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+    max_completion_tokens: OptionalNullable[int] = UNSET,
+    max_tokens: OptionalNullable[int] = UNSET,
+    n: OptionalNullable[int] = UNSET,
+    parallel_tool_calls: OptionalNullable[bool] = UNSET,
+    presence_penalty: OptionalNullable[float] = UNSET,
+    response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+    seed: OptionalNullable[int] = UNSET,
+    service_tier: OptionalNullable[str] = UNSET,
+    stop: OptionalNullable[list[str]] = UNSET,
+    stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+    temperature: OptionalNullable[float] = UNSET,
+    tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+    tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+    top_logprobs: OptionalNullable[int] = UNSET,
+    top_p: OptionalNullable[float] = UNSET,
+    user: OptionalNullable[str] = UNSET,
+    num_compute_units: OptionalNullable[int] = UNSET,
+    stream: Literal[True] = True,
+    verification: VerificationPolicy | None = None,
+    retries: OptionalNullable[utils.RetryConfig] = UNSET,
+    server_url: str | None = None,
+    timeout_ms: int | None = None,
+    http_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> ConfidentialStreamAsync[models.ChatCompletionStreamResponse]:
+    """The plaintext form's signature of ``ConfidentialChat.create_stream_async`` (never called)."""
+    raise NotImplementedError
+
+
+
 class ConfidentialChat(ConfidentialChatHelpers, Resource):
     """Atoma's API confidential chat completions v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ConfidentialChatRaw
 
     @overload
     def create(
@@ -286,44 +449,78 @@ class ConfidentialChat(ConfidentialChatHelpers, Resource):
     ) -> models.ChatCompletionResponse | ConfidentialStream[models.ChatCompletionStreamResponse]:
         ...
 
+    @plaintext_signature(_create_plaintext)
     def create(self, **kwargs: Any) -> Any:
         """Create confidential chat completions
 
-        This handler processes chat completion requests in a confidential manner, providing additional
-        encryption and security measures for sensitive data processing. It supports both streaming and
-        non-streaming responses while maintaining data confidentiality through AEAD encryption and TEE
-        hardware,
-        for full private AI compute.
+        Chat completions that only the locked node's secure enclave can read: the plaintext form encrypts
+        the request (X25519, HKDF-SHA256, AES-256-GCM), sends it, then decrypts the answer and verifies
+        its hash and the node's signature before returning it.
 
-        ## Returns
+        Verification failures raise an errors.ConfidentialError subclass (errors.IntegrityError,
+        errors.SignatureError, ...), never an unverified answer.
 
-        Returns a `Result` containing either:
-        * An HTTP response with the chat completion result
-        * A streaming SSE connection for real-time completions
-        * An `AtomaProxyError` error if the request processing fails
+        **Plaintext form** (the usual call): ``messages=...`` and the other CreateChatCompletionRequest
+        fields. The SDK locks a node, encrypts, sends, decrypts and verifies; returns the verified
+        ChatCompletionResponse. ``stream=True`` returns what ``create_stream`` returns.
 
-        ## Errors
+        :param messages: A list of messages comprising the conversation so far
+        :param model: ID of the model to use
+        :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
+        on their existing frequency in the text so far
+        :param function_call: Controls how the model responds to function calls
+        :param functions: A list of functions the model may generate JSON inputs for
+        :param logit_bias: Modify the likelihood of specified tokens appearing in the completion.
+        :param max_completion_tokens: The maximum number of tokens to generate in the chat completion
+        :param max_tokens: The maximum number of tokens to generate in the chat completion
+        :param n: How many chat completion choices to generate for each input message
+        :param parallel_tool_calls: Whether to enable parallel tool calls.
+        :param presence_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based on
+        whether they appear in the text so far
+        :param response_format: The format to return the response in
+        :param seed: If specified, our system will make a best effort to sample deterministically
+        :param service_tier: Specifies the latency tier to use for processing the request. This parameter
+        is relevant for customers subscribed to the scale tier service:
+        :param stop: Up to 4 sequences where the API will stop generating further tokens
+        :param stream: Whether to stream back partial progress. `stream=True` returns the same stream
+        `create_stream` returns.
+        :param stream_options: Options for streaming response. Only set this when you set stream: true.
+        :param temperature: What sampling temperature to use, between 0 and 2
+        :param tool_choice: Controls which (if any) tool the model should use
+        :param tools: A list of tools the model may call
+        :param top_logprobs: An integer between 0 and 20 specifying the number of most likely tokens to
+        return at each token position, each with an associated log probability. logprobs must be set to
+        true if this parameter is used.
+        :param top_p: An alternative to sampling with temperature
+        :param user: A unique identifier representing your end-user
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param verification: The VerificationPolicy of this call (attestation, unsigned-answer rules);
+        None uses the SDK's.
 
-        Returns `AtomaProxyError::InvalidBody` if:
-        * The 'stream' field is missing or invalid in the payload
+        **Raw wire form**: ``ciphertext``, ``client_dh_public_key``, ``model_name``,
+        ``node_dh_public_key``, ``nonce``, ``plaintext_body_hash``, ``salt``, ``stack_small_id`` (an
+        already encrypted ConfidentialComputeRequest:
+        ``atoma_sdk.confidential.envelope.ClientSession.create(lock.public_key).encrypt_request(...)``
+        builds its encryption fields) is sent as is; returns ConfidentialComputeResponse (still
+        encrypted).
 
-        Returns `AtomaProxyError::InternalError` if:
-        * The inference service request fails
-        * Response processing encounters errors
-        * State manager updates fail
+        :param ciphertext: The encrypted payload that needs to be processed (base64 encoded)
+        :param client_dh_public_key: Client's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param model_name: Model name
+        :param node_dh_public_key: Node's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param nonce: Cryptographic nonce used for encryption (base64 encoded)
+        :param plaintext_body_hash: Hash of the original plaintext body for integrity verification (base64
+        encoded)
+        :param salt: Salt value used in key derivation (base64 encoded)
+        :param stack_small_id: Unique identifier for the small stack being used
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param stream: Whether the encrypted request streams. The raw wire form of `create` accepts only
+        false; call `create_stream` for a stream.
 
-        ## Security Features
-
-        * Utilizes AEAD encryption for request/response data
-        * Supports TEE (Trusted Execution Environment) processing
-        * Implements secure key exchange using X25519
-        * Maintains confidentiality throughout the request lifecycle
-
-        Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
-        plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the
-        raw wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing
-        both or neither raises TypeError. ``stream=True`` in the plaintext form returns what
-        ``create_stream`` returns.
+        Passing both forms, or neither, raises TypeError; the per-call options (``retries``,
+        ``server_url``, ``timeout_ms``, ``http_headers``, ``extra_body``) apply to both.
         """
         from .confidential.seam import dispatch
 
@@ -464,44 +661,78 @@ class ConfidentialChat(ConfidentialChatHelpers, Resource):
     ) -> models.ChatCompletionResponse | ConfidentialStreamAsync[models.ChatCompletionStreamResponse]:
         ...
 
+    @plaintext_signature(_create_async_plaintext)
     async def create_async(self, **kwargs: Any) -> Any:
         """Create confidential chat completions
 
-        This handler processes chat completion requests in a confidential manner, providing additional
-        encryption and security measures for sensitive data processing. It supports both streaming and
-        non-streaming responses while maintaining data confidentiality through AEAD encryption and TEE
-        hardware,
-        for full private AI compute.
+        Chat completions that only the locked node's secure enclave can read: the plaintext form encrypts
+        the request (X25519, HKDF-SHA256, AES-256-GCM), sends it, then decrypts the answer and verifies
+        its hash and the node's signature before returning it.
 
-        ## Returns
+        Verification failures raise an errors.ConfidentialError subclass (errors.IntegrityError,
+        errors.SignatureError, ...), never an unverified answer.
 
-        Returns a `Result` containing either:
-        * An HTTP response with the chat completion result
-        * A streaming SSE connection for real-time completions
-        * An `AtomaProxyError` error if the request processing fails
+        **Plaintext form** (the usual call): ``messages=...`` and the other CreateChatCompletionRequest
+        fields. The SDK locks a node, encrypts, sends, decrypts and verifies; returns the verified
+        ChatCompletionResponse. ``stream=True`` returns what ``create_stream`` returns.
 
-        ## Errors
+        :param messages: A list of messages comprising the conversation so far
+        :param model: ID of the model to use
+        :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
+        on their existing frequency in the text so far
+        :param function_call: Controls how the model responds to function calls
+        :param functions: A list of functions the model may generate JSON inputs for
+        :param logit_bias: Modify the likelihood of specified tokens appearing in the completion.
+        :param max_completion_tokens: The maximum number of tokens to generate in the chat completion
+        :param max_tokens: The maximum number of tokens to generate in the chat completion
+        :param n: How many chat completion choices to generate for each input message
+        :param parallel_tool_calls: Whether to enable parallel tool calls.
+        :param presence_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based on
+        whether they appear in the text so far
+        :param response_format: The format to return the response in
+        :param seed: If specified, our system will make a best effort to sample deterministically
+        :param service_tier: Specifies the latency tier to use for processing the request. This parameter
+        is relevant for customers subscribed to the scale tier service:
+        :param stop: Up to 4 sequences where the API will stop generating further tokens
+        :param stream: Whether to stream back partial progress. `stream=True` returns the same stream
+        `create_stream` returns.
+        :param stream_options: Options for streaming response. Only set this when you set stream: true.
+        :param temperature: What sampling temperature to use, between 0 and 2
+        :param tool_choice: Controls which (if any) tool the model should use
+        :param tools: A list of tools the model may call
+        :param top_logprobs: An integer between 0 and 20 specifying the number of most likely tokens to
+        return at each token position, each with an associated log probability. logprobs must be set to
+        true if this parameter is used.
+        :param top_p: An alternative to sampling with temperature
+        :param user: A unique identifier representing your end-user
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param verification: The VerificationPolicy of this call (attestation, unsigned-answer rules);
+        None uses the SDK's.
 
-        Returns `AtomaProxyError::InvalidBody` if:
-        * The 'stream' field is missing or invalid in the payload
+        **Raw wire form**: ``ciphertext``, ``client_dh_public_key``, ``model_name``,
+        ``node_dh_public_key``, ``nonce``, ``plaintext_body_hash``, ``salt``, ``stack_small_id`` (an
+        already encrypted ConfidentialComputeRequest:
+        ``atoma_sdk.confidential.envelope.ClientSession.create(lock.public_key).encrypt_request(...)``
+        builds its encryption fields) is sent as is; returns ConfidentialComputeResponse (still
+        encrypted).
 
-        Returns `AtomaProxyError::InternalError` if:
-        * The inference service request fails
-        * Response processing encounters errors
-        * State manager updates fail
+        :param ciphertext: The encrypted payload that needs to be processed (base64 encoded)
+        :param client_dh_public_key: Client's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param model_name: Model name
+        :param node_dh_public_key: Node's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param nonce: Cryptographic nonce used for encryption (base64 encoded)
+        :param plaintext_body_hash: Hash of the original plaintext body for integrity verification (base64
+        encoded)
+        :param salt: Salt value used in key derivation (base64 encoded)
+        :param stack_small_id: Unique identifier for the small stack being used
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param stream: Whether the encrypted request streams. The raw wire form of `create` accepts only
+        false; call `create_stream` for a stream.
 
-        ## Security Features
-
-        * Utilizes AEAD encryption for request/response data
-        * Supports TEE (Trusted Execution Environment) processing
-        * Implements secure key exchange using X25519
-        * Maintains confidentiality throughout the request lifecycle
-
-        Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
-        plus ``verification``) encrypts to a locked node, verifies and returns ChatCompletionResponse; the
-        raw wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing
-        both or neither raises TypeError. ``stream=True`` in the plaintext form returns what
-        ``create_stream`` returns.
+        Passing both forms, or neither, raises TypeError; the per-call options (``retries``,
+        ``server_url``, ``timeout_ms``, ``http_headers``, ``extra_body``) apply to both.
         """
         from .confidential.seam import dispatch
 
@@ -568,14 +799,70 @@ class ConfidentialChat(ConfidentialChatHelpers, Resource):
     ) -> ConfidentialStream[models.ChatCompletionStreamResponse]:
         ...
 
+    @plaintext_signature(_create_stream_plaintext)
     def create_stream(self, **kwargs: Any) -> Any:
         """Create confidential chat completions (streaming)
 
-        Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
-        plus ``verification``) encrypts to a locked node, verifies and returns a stream of
-        ChatCompletionStreamResponse; the raw wire form (``ciphertext=...``) sends an already encrypted
-        ConfidentialComputeRequest. Passing both or neither raises TypeError. ``stream`` may be passed, as
-        True only.
+        Stream a confidential chat completion: each chunk is decrypted and verified before it is yielded,
+        and an end without the final verified chunk raises errors.StreamTruncatedError.
+
+        **Plaintext form** (the usual call): ``messages=...`` and the other CreateChatCompletionRequest
+        fields. The SDK locks a node, encrypts, sends, decrypts and verifies; returns a stream of verified
+        ChatCompletionStreamResponse chunks. ``stream`` may be passed, as True only.
+
+        :param messages: A list of messages comprising the conversation so far
+        :param model: ID of the model to use
+        :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
+        on their existing frequency in the text so far
+        :param function_call: Controls how the model responds to function calls
+        :param functions: A list of functions the model may generate JSON inputs for
+        :param logit_bias: Modify the likelihood of specified tokens appearing in the completion.
+        :param max_completion_tokens: The maximum number of tokens to generate in the chat completion
+        :param max_tokens: The maximum number of tokens to generate in the chat completion
+        :param n: How many chat completion choices to generate for each input message
+        :param parallel_tool_calls: Whether to enable parallel tool calls.
+        :param presence_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based on
+        whether they appear in the text so far
+        :param response_format: The format to return the response in
+        :param seed: If specified, our system will make a best effort to sample deterministically
+        :param service_tier: Specifies the latency tier to use for processing the request. This parameter
+        is relevant for customers subscribed to the scale tier service:
+        :param stop: Up to 4 sequences where the API will stop generating further tokens
+        :param stream_options: Options for streaming response. Only set this when you set stream: true.
+        :param temperature: What sampling temperature to use, between 0 and 2
+        :param tool_choice: Controls which (if any) tool the model should use
+        :param tools: A list of tools the model may call
+        :param top_logprobs: An integer between 0 and 20 specifying the number of most likely tokens to
+        return at each token position, each with an associated log probability. logprobs must be set to
+        true if this parameter is used.
+        :param top_p: An alternative to sampling with temperature
+        :param user: A unique identifier representing your end-user
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param verification: The VerificationPolicy of this call (attestation, unsigned-answer rules);
+        None uses the SDK's.
+
+        **Raw wire form**: ``ciphertext``, ``client_dh_public_key``, ``model_name``,
+        ``node_dh_public_key``, ``nonce``, ``plaintext_body_hash``, ``salt``, ``stack_small_id`` (an
+        already encrypted ConfidentialComputeRequest:
+        ``atoma_sdk.confidential.envelope.ClientSession.create(lock.public_key).encrypt_request(...)``
+        builds its encryption fields) is sent as is; returns a stream of ConfidentialComputeStreamResponse
+        events (still encrypted).
+
+        :param ciphertext: The encrypted payload that needs to be processed (base64 encoded)
+        :param client_dh_public_key: Client's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param model_name: Model name
+        :param node_dh_public_key: Node's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param nonce: Cryptographic nonce used for encryption (base64 encoded)
+        :param plaintext_body_hash: Hash of the original plaintext body for integrity verification (base64
+        encoded)
+        :param salt: Salt value used in key derivation (base64 encoded)
+        :param stack_small_id: Unique identifier for the small stack being used
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+
+        Passing both forms, or neither, raises TypeError; the per-call options (``retries``,
+        ``server_url``, ``timeout_ms``, ``http_headers``, ``extra_body``) apply to both.
         """
         from .confidential.seam import dispatch
 
@@ -642,17 +929,451 @@ class ConfidentialChat(ConfidentialChatHelpers, Resource):
     ) -> ConfidentialStreamAsync[models.ChatCompletionStreamResponse]:
         ...
 
+    @plaintext_signature(_create_stream_async_plaintext)
     async def create_stream_async(self, **kwargs: Any) -> Any:
         """Create confidential chat completions (streaming)
 
-        Two forms: the plaintext form (``messages=...`` and the other CreateChatCompletionRequest fields,
-        plus ``verification``) encrypts to a locked node, verifies and returns a stream of
-        ChatCompletionStreamResponse; the raw wire form (``ciphertext=...``) sends an already encrypted
-        ConfidentialComputeRequest. Passing both or neither raises TypeError. ``stream`` may be passed, as
-        True only.
+        Stream a confidential chat completion: each chunk is decrypted and verified before it is yielded,
+        and an end without the final verified chunk raises errors.StreamTruncatedError.
+
+        **Plaintext form** (the usual call): ``messages=...`` and the other CreateChatCompletionRequest
+        fields. The SDK locks a node, encrypts, sends, decrypts and verifies; returns a stream of verified
+        ChatCompletionStreamResponse chunks. ``stream`` may be passed, as True only.
+
+        :param messages: A list of messages comprising the conversation so far
+        :param model: ID of the model to use
+        :param frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based
+        on their existing frequency in the text so far
+        :param function_call: Controls how the model responds to function calls
+        :param functions: A list of functions the model may generate JSON inputs for
+        :param logit_bias: Modify the likelihood of specified tokens appearing in the completion.
+        :param max_completion_tokens: The maximum number of tokens to generate in the chat completion
+        :param max_tokens: The maximum number of tokens to generate in the chat completion
+        :param n: How many chat completion choices to generate for each input message
+        :param parallel_tool_calls: Whether to enable parallel tool calls.
+        :param presence_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based on
+        whether they appear in the text so far
+        :param response_format: The format to return the response in
+        :param seed: If specified, our system will make a best effort to sample deterministically
+        :param service_tier: Specifies the latency tier to use for processing the request. This parameter
+        is relevant for customers subscribed to the scale tier service:
+        :param stop: Up to 4 sequences where the API will stop generating further tokens
+        :param stream_options: Options for streaming response. Only set this when you set stream: true.
+        :param temperature: What sampling temperature to use, between 0 and 2
+        :param tool_choice: Controls which (if any) tool the model should use
+        :param tools: A list of tools the model may call
+        :param top_logprobs: An integer between 0 and 20 specifying the number of most likely tokens to
+        return at each token position, each with an associated log probability. logprobs must be set to
+        true if this parameter is used.
+        :param top_p: An alternative to sampling with temperature
+        :param user: A unique identifier representing your end-user
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param verification: The VerificationPolicy of this call (attestation, unsigned-answer rules);
+        None uses the SDK's.
+
+        **Raw wire form**: ``ciphertext``, ``client_dh_public_key``, ``model_name``,
+        ``node_dh_public_key``, ``nonce``, ``plaintext_body_hash``, ``salt``, ``stack_small_id`` (an
+        already encrypted ConfidentialComputeRequest:
+        ``atoma_sdk.confidential.envelope.ClientSession.create(lock.public_key).encrypt_request(...)``
+        builds its encryption fields) is sent as is; returns a stream of ConfidentialComputeStreamResponse
+        events (still encrypted).
+
+        :param ciphertext: The encrypted payload that needs to be processed (base64 encoded)
+        :param client_dh_public_key: Client's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param model_name: Model name
+        :param node_dh_public_key: Node's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param nonce: Cryptographic nonce used for encryption (base64 encoded)
+        :param plaintext_body_hash: Hash of the original plaintext body for integrity verification (base64
+        encoded)
+        :param salt: Salt value used in key derivation (base64 encoded)
+        :param stack_small_id: Unique identifier for the small stack being used
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+
+        Passing both forms, or neither, raises TypeError; the per-call options (``retries``,
+        ``server_url``, ``timeout_ms``, ``http_headers``, ``extra_body``) apply to both.
         """
         from .confidential.seam import dispatch
 
         return await dispatch(
             self._runtime, CREATE_STREAM, CREATE_STREAM_FORMS, kwargs, is_async=True
         )
+
+
+if TYPE_CHECKING:
+
+    class ConfidentialChatRaw(Protocol):
+        """``ConfidentialChat.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def create(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStream[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse | ConfidentialStream[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: OptionalNullable[Literal[False]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: Literal[True],
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStreamAsync[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream: bool,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ChatCompletionResponse | ConfidentialStreamAsync[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        def create_stream(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStream[models.ConfidentialComputeStreamResponse]]: ...
+
+        @overload
+        def create_stream(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStream[models.ChatCompletionStreamResponse]]: ...
+
+        @overload
+        async def create_stream_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[EventStreamAsync[models.ConfidentialComputeStreamResponse]]: ...
+
+        @overload
+        async def create_stream_async(
+            self,
+            *,
+            messages: Sequence[models.ChatCompletionMessage | models.ChatCompletionMessageTypedDict],
+            model: str,
+            frequency_penalty: OptionalNullable[float] = UNSET,
+            function_call: Any = None,
+            functions: OptionalNullable[list[Any]] = UNSET,
+            logit_bias: OptionalNullable[dict[str, float]] = UNSET,
+            max_completion_tokens: OptionalNullable[int] = UNSET,
+            max_tokens: OptionalNullable[int] = UNSET,
+            n: OptionalNullable[int] = UNSET,
+            parallel_tool_calls: OptionalNullable[bool] = UNSET,
+            presence_penalty: OptionalNullable[float] = UNSET,
+            response_format: OptionalNullable[models.ResponseFormat | models.ResponseFormatTypedDict] = UNSET,
+            seed: OptionalNullable[int] = UNSET,
+            service_tier: OptionalNullable[str] = UNSET,
+            stop: OptionalNullable[list[str]] = UNSET,
+            stream_options: OptionalNullable[models.StreamOptions | models.StreamOptionsTypedDict] = UNSET,
+            temperature: OptionalNullable[float] = UNSET,
+            tool_choice: OptionalNullable[models.ToolChoice | models.ToolChoiceTypedDict] = UNSET,
+            tools: OptionalNullable[Sequence[models.ChatCompletionToolsParam | models.ChatCompletionToolsParamTypedDict]] = UNSET,
+            top_logprobs: OptionalNullable[int] = UNSET,
+            top_p: OptionalNullable[float] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: Literal[True] = True,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[ConfidentialStreamAsync[models.ChatCompletionStreamResponse]]: ...

@@ -9,10 +9,14 @@ from typing import TYPE_CHECKING, Any, overload
 from ._runtime.forms import ConfidentialForms
 from ._runtime.operation import Operation, RetryRule
 from ._runtime.resource import Resource
+from ._runtime.signature import plaintext_signature
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
     from .confidential.policy import VerificationPolicy
 
 CREATE: Operation[models.ConfidentialComputeResponse] = Operation(
@@ -61,8 +65,51 @@ CREATE_FORMS = ConfidentialForms(
 )
 
 
+def _create_plaintext(
+    self: object,
+    *,
+    input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+    model: str,
+    dimensions: OptionalNullable[int] = UNSET,
+    encoding_format: OptionalNullable[str] = UNSET,
+    user: OptionalNullable[str] = UNSET,
+    verification: VerificationPolicy | None = None,
+    retries: OptionalNullable[utils.RetryConfig] = UNSET,
+    server_url: str | None = None,
+    timeout_ms: int | None = None,
+    http_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> models.CreateEmbeddingResponse:
+    """The plaintext form's signature of ``ConfidentialEmbeddings.create`` (never called)."""
+    raise NotImplementedError
+
+
+
+def _create_async_plaintext(
+    self: object,
+    *,
+    input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+    model: str,
+    dimensions: OptionalNullable[int] = UNSET,
+    encoding_format: OptionalNullable[str] = UNSET,
+    user: OptionalNullable[str] = UNSET,
+    verification: VerificationPolicy | None = None,
+    retries: OptionalNullable[utils.RetryConfig] = UNSET,
+    server_url: str | None = None,
+    timeout_ms: int | None = None,
+    http_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> models.CreateEmbeddingResponse:
+    """The plaintext form's signature of ``ConfidentialEmbeddings.create_async`` (never called)."""
+    raise NotImplementedError
+
+
+
 class ConfidentialEmbeddings(Resource):
     """Atoma's API confidential embeddings v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ConfidentialEmbeddingsRaw
 
     @overload
     def create(
@@ -104,25 +151,52 @@ class ConfidentialEmbeddings(Resource):
     ) -> models.CreateEmbeddingResponse:
         ...
 
+    @plaintext_signature(_create_plaintext)
     def create(self, **kwargs: Any) -> Any:
         """Create confidential embeddings
 
-        This endpoint follows the OpenAI API format for generating vector embeddings from input text,
-        but with confidential processing (through AEAD encryption and TEE hardware).
-        The handler receives pre-processed metadata from middleware and forwards the request to
-        the selected node.
+        Embeddings that only the locked node's secure enclave can read: the plaintext form encrypts the
+        input, sends it, then decrypts the vectors and verifies their hash and the node's signature.
+        Verification failures raise an errors.ConfidentialError subclass.
 
-        ## Returns
-        * `Ok(Response)` - The embeddings response from the processing node
-        * `Err(AtomaProxyError)` - An error status code if any step fails
+        **Plaintext form** (the usual call): ``input=...`` and the other CreateEmbeddingRequest fields.
+        The SDK locks a node, encrypts, sends, decrypts and verifies; returns the verified
+        CreateEmbeddingResponse.
 
-        ## Errors
-        * `INTERNAL_SERVER_ERROR` - Processing or node communication failures
+        :param input: Input text to get embeddings for. Can be a string or array of strings. Each input
+        must not exceed the max input tokens for the model
+        :param model: ID of the model to use.
+        :param dimensions: The number of dimensions the resulting output embeddings should have.
+        :param encoding_format: The format to return the embeddings in. Can be "float" or "base64".
+        Defaults to "float"
+        :param user: A unique identifier representing your end-user, which can help OpenAI to monitor and
+        detect abuse.
+        :param verification: The VerificationPolicy of this call (attestation, unsigned-answer rules);
+        None uses the SDK's.
 
-        Two forms: the plaintext form (``input=...`` and the other CreateEmbeddingRequest fields, plus
-        ``verification``) encrypts to a locked node, verifies and returns CreateEmbeddingResponse; the raw
-        wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing both
-        or neither raises TypeError.
+        **Raw wire form**: ``ciphertext``, ``client_dh_public_key``, ``model_name``,
+        ``node_dh_public_key``, ``nonce``, ``plaintext_body_hash``, ``salt``, ``stack_small_id`` (an
+        already encrypted ConfidentialComputeRequest:
+        ``atoma_sdk.confidential.envelope.ClientSession.create(lock.public_key).encrypt_request(...)``
+        builds its encryption fields) is sent as is; returns ConfidentialComputeResponse (still
+        encrypted).
+
+        :param ciphertext: The encrypted payload that needs to be processed (base64 encoded)
+        :param client_dh_public_key: Client's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param model_name: Model name
+        :param node_dh_public_key: Node's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param nonce: Cryptographic nonce used for encryption (base64 encoded)
+        :param plaintext_body_hash: Hash of the original plaintext body for integrity verification (base64
+        encoded)
+        :param salt: Salt value used in key derivation (base64 encoded)
+        :param stack_small_id: Unique identifier for the small stack being used
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param stream: Whether the encrypted request streams. The raw wire form of `create` accepts only
+        false; call `create_stream` for a stream.
+
+        Passing both forms, or neither, raises TypeError; the per-call options (``retries``,
+        ``server_url``, ``timeout_ms``, ``http_headers``, ``extra_body``) apply to both.
         """
         from .confidential.seam import dispatch
 
@@ -170,28 +244,137 @@ class ConfidentialEmbeddings(Resource):
     ) -> models.CreateEmbeddingResponse:
         ...
 
+    @plaintext_signature(_create_async_plaintext)
     async def create_async(self, **kwargs: Any) -> Any:
         """Create confidential embeddings
 
-        This endpoint follows the OpenAI API format for generating vector embeddings from input text,
-        but with confidential processing (through AEAD encryption and TEE hardware).
-        The handler receives pre-processed metadata from middleware and forwards the request to
-        the selected node.
+        Embeddings that only the locked node's secure enclave can read: the plaintext form encrypts the
+        input, sends it, then decrypts the vectors and verifies their hash and the node's signature.
+        Verification failures raise an errors.ConfidentialError subclass.
 
-        ## Returns
-        * `Ok(Response)` - The embeddings response from the processing node
-        * `Err(AtomaProxyError)` - An error status code if any step fails
+        **Plaintext form** (the usual call): ``input=...`` and the other CreateEmbeddingRequest fields.
+        The SDK locks a node, encrypts, sends, decrypts and verifies; returns the verified
+        CreateEmbeddingResponse.
 
-        ## Errors
-        * `INTERNAL_SERVER_ERROR` - Processing or node communication failures
+        :param input: Input text to get embeddings for. Can be a string or array of strings. Each input
+        must not exceed the max input tokens for the model
+        :param model: ID of the model to use.
+        :param dimensions: The number of dimensions the resulting output embeddings should have.
+        :param encoding_format: The format to return the embeddings in. Can be "float" or "base64".
+        Defaults to "float"
+        :param user: A unique identifier representing your end-user, which can help OpenAI to monitor and
+        detect abuse.
+        :param verification: The VerificationPolicy of this call (attestation, unsigned-answer rules);
+        None uses the SDK's.
 
-        Two forms: the plaintext form (``input=...`` and the other CreateEmbeddingRequest fields, plus
-        ``verification``) encrypts to a locked node, verifies and returns CreateEmbeddingResponse; the raw
-        wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing both
-        or neither raises TypeError.
+        **Raw wire form**: ``ciphertext``, ``client_dh_public_key``, ``model_name``,
+        ``node_dh_public_key``, ``nonce``, ``plaintext_body_hash``, ``salt``, ``stack_small_id`` (an
+        already encrypted ConfidentialComputeRequest:
+        ``atoma_sdk.confidential.envelope.ClientSession.create(lock.public_key).encrypt_request(...)``
+        builds its encryption fields) is sent as is; returns ConfidentialComputeResponse (still
+        encrypted).
+
+        :param ciphertext: The encrypted payload that needs to be processed (base64 encoded)
+        :param client_dh_public_key: Client's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param model_name: Model name
+        :param node_dh_public_key: Node's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param nonce: Cryptographic nonce used for encryption (base64 encoded)
+        :param plaintext_body_hash: Hash of the original plaintext body for integrity verification (base64
+        encoded)
+        :param salt: Salt value used in key derivation (base64 encoded)
+        :param stack_small_id: Unique identifier for the small stack being used
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param stream: Whether the encrypted request streams. The raw wire form of `create` accepts only
+        false; call `create_stream` for a stream.
+
+        Passing both forms, or neither, raises TypeError; the per-call options (``retries``,
+        ``server_url``, ``timeout_ms``, ``http_headers``, ``extra_body``) apply to both.
         """
         from .confidential.seam import dispatch
 
         return await dispatch(
             self._runtime, CREATE, CREATE_FORMS, kwargs, is_async=True
         )
+
+
+if TYPE_CHECKING:
+
+    class ConfidentialEmbeddingsRaw(Protocol):
+        """``ConfidentialEmbeddings.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def create(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[bool] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        def create(
+            self,
+            *,
+            input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+            model: str,
+            dimensions: OptionalNullable[int] = UNSET,
+            encoding_format: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateEmbeddingResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[bool] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        async def create_async(
+            self,
+            *,
+            input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+            model: str,
+            dimensions: OptionalNullable[int] = UNSET,
+            encoding_format: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateEmbeddingResponse]: ...

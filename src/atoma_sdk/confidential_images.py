@@ -9,10 +9,14 @@ from typing import TYPE_CHECKING, Any, overload
 from ._runtime.forms import ConfidentialForms
 from ._runtime.operation import Operation, RetryRule
 from ._runtime.resource import Resource
+from ._runtime.signature import plaintext_signature
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
     from .confidential.policy import VerificationPolicy
 
 GENERATE: Operation[models.ConfidentialComputeResponse] = Operation(
@@ -65,8 +69,59 @@ GENERATE_FORMS = ConfidentialForms(
 )
 
 
+def _generate_plaintext(
+    self: object,
+    *,
+    model: str,
+    prompt: str,
+    n: OptionalNullable[int] = UNSET,
+    quality: OptionalNullable[str] = UNSET,
+    response_format: OptionalNullable[str] = UNSET,
+    size: OptionalNullable[str] = UNSET,
+    style: OptionalNullable[str] = UNSET,
+    user: OptionalNullable[str] = UNSET,
+    num_compute_units: OptionalNullable[int] = UNSET,
+    verification: VerificationPolicy | None = None,
+    retries: OptionalNullable[utils.RetryConfig] = UNSET,
+    server_url: str | None = None,
+    timeout_ms: int | None = None,
+    http_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> models.CreateImageResponse:
+    """The plaintext form's signature of ``ConfidentialImages.generate`` (never called)."""
+    raise NotImplementedError
+
+
+
+def _generate_async_plaintext(
+    self: object,
+    *,
+    model: str,
+    prompt: str,
+    n: OptionalNullable[int] = UNSET,
+    quality: OptionalNullable[str] = UNSET,
+    response_format: OptionalNullable[str] = UNSET,
+    size: OptionalNullable[str] = UNSET,
+    style: OptionalNullable[str] = UNSET,
+    user: OptionalNullable[str] = UNSET,
+    num_compute_units: OptionalNullable[int] = UNSET,
+    verification: VerificationPolicy | None = None,
+    retries: OptionalNullable[utils.RetryConfig] = UNSET,
+    server_url: str | None = None,
+    timeout_ms: int | None = None,
+    http_headers: Mapping[str, str] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> models.CreateImageResponse:
+    """The plaintext form's signature of ``ConfidentialImages.generate_async`` (never called)."""
+    raise NotImplementedError
+
+
+
 class ConfidentialImages(Resource):
     """Atoma's API confidential images v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ConfidentialImagesRaw
 
     @overload
     def generate(
@@ -112,19 +167,56 @@ class ConfidentialImages(Resource):
     ) -> models.CreateImageResponse:
         ...
 
+    @plaintext_signature(_generate_plaintext)
     def generate(self, **kwargs: Any) -> Any:
         """Create confidential image
 
-        This handler processes image generation requests in a confidential manner, providing additional
-        encryption and security measures for sensitive data processing. It supports both streaming and
-        non-streaming responses while maintaining data confidentiality through AEAD encryption and TEE
-        hardware,
-        for full private AI compute.
+        Image generation that only the locked node's secure enclave can read: the plaintext form encrypts
+        the prompt, sends it, then decrypts the images and verifies their hash and the node's signature.
+        Verification failures raise an errors.ConfidentialError subclass.
 
-        Two forms: the plaintext form (``prompt=...`` and the other CreateImageRequest fields, plus
-        ``verification``) encrypts to a locked node, verifies and returns CreateImageResponse; the raw
-        wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing both
-        or neither raises TypeError.
+        **Plaintext form** (the usual call): ``prompt=...`` and the other CreateImageRequest fields. The
+        SDK locks a node, encrypts, sends, decrypts and verifies; returns the verified
+        CreateImageResponse.
+
+        :param model: The model to use for image generation.
+        :param prompt: A text description of the desired image(s). The maximum length is 1000 characters.
+        :param n: The number of images to generate. Defaults to 1.
+        :param quality: The quality of the image that will be generated. `hd` creates images with finer
+        details and greater consistency across the image.
+        :param response_format: The format in which the generated images are returned.
+        :param size: The size of the generated images.
+        :param style: The style of the generated images.
+        :param user: A unique identifier representing your end-user, which can help OpenAI to monitor and
+        detect abuse.
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param verification: The VerificationPolicy of this call (attestation, unsigned-answer rules);
+        None uses the SDK's.
+
+        **Raw wire form**: ``ciphertext``, ``client_dh_public_key``, ``model_name``,
+        ``node_dh_public_key``, ``nonce``, ``plaintext_body_hash``, ``salt``, ``stack_small_id`` (an
+        already encrypted ConfidentialComputeRequest:
+        ``atoma_sdk.confidential.envelope.ClientSession.create(lock.public_key).encrypt_request(...)``
+        builds its encryption fields) is sent as is; returns ConfidentialComputeResponse (still
+        encrypted).
+
+        :param ciphertext: The encrypted payload that needs to be processed (base64 encoded)
+        :param client_dh_public_key: Client's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param model_name: Model name
+        :param node_dh_public_key: Node's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param nonce: Cryptographic nonce used for encryption (base64 encoded)
+        :param plaintext_body_hash: Hash of the original plaintext body for integrity verification (base64
+        encoded)
+        :param salt: Salt value used in key derivation (base64 encoded)
+        :param stack_small_id: Unique identifier for the small stack being used
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param stream: Whether the encrypted request streams. The raw wire form of `create` accepts only
+        false; call `create_stream` for a stream.
+
+        Passing both forms, or neither, raises TypeError; the per-call options (``retries``,
+        ``server_url``, ``timeout_ms``, ``http_headers``, ``extra_body``) apply to both.
         """
         from .confidential.seam import dispatch
 
@@ -176,22 +268,149 @@ class ConfidentialImages(Resource):
     ) -> models.CreateImageResponse:
         ...
 
+    @plaintext_signature(_generate_async_plaintext)
     async def generate_async(self, **kwargs: Any) -> Any:
         """Create confidential image
 
-        This handler processes image generation requests in a confidential manner, providing additional
-        encryption and security measures for sensitive data processing. It supports both streaming and
-        non-streaming responses while maintaining data confidentiality through AEAD encryption and TEE
-        hardware,
-        for full private AI compute.
+        Image generation that only the locked node's secure enclave can read: the plaintext form encrypts
+        the prompt, sends it, then decrypts the images and verifies their hash and the node's signature.
+        Verification failures raise an errors.ConfidentialError subclass.
 
-        Two forms: the plaintext form (``prompt=...`` and the other CreateImageRequest fields, plus
-        ``verification``) encrypts to a locked node, verifies and returns CreateImageResponse; the raw
-        wire form (``ciphertext=...``) sends an already encrypted ConfidentialComputeRequest. Passing both
-        or neither raises TypeError.
+        **Plaintext form** (the usual call): ``prompt=...`` and the other CreateImageRequest fields. The
+        SDK locks a node, encrypts, sends, decrypts and verifies; returns the verified
+        CreateImageResponse.
+
+        :param model: The model to use for image generation.
+        :param prompt: A text description of the desired image(s). The maximum length is 1000 characters.
+        :param n: The number of images to generate. Defaults to 1.
+        :param quality: The quality of the image that will be generated. `hd` creates images with finer
+        details and greater consistency across the image.
+        :param response_format: The format in which the generated images are returned.
+        :param size: The size of the generated images.
+        :param style: The style of the generated images.
+        :param user: A unique identifier representing your end-user, which can help OpenAI to monitor and
+        detect abuse.
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param verification: The VerificationPolicy of this call (attestation, unsigned-answer rules);
+        None uses the SDK's.
+
+        **Raw wire form**: ``ciphertext``, ``client_dh_public_key``, ``model_name``,
+        ``node_dh_public_key``, ``nonce``, ``plaintext_body_hash``, ``salt``, ``stack_small_id`` (an
+        already encrypted ConfidentialComputeRequest:
+        ``atoma_sdk.confidential.envelope.ClientSession.create(lock.public_key).encrypt_request(...)``
+        builds its encryption fields) is sent as is; returns ConfidentialComputeResponse (still
+        encrypted).
+
+        :param ciphertext: The encrypted payload that needs to be processed (base64 encoded)
+        :param client_dh_public_key: Client's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param model_name: Model name
+        :param node_dh_public_key: Node's public key for Diffie-Hellman key exchange (base64 encoded)
+        :param nonce: Cryptographic nonce used for encryption (base64 encoded)
+        :param plaintext_body_hash: Hash of the original plaintext body for integrity verification (base64
+        encoded)
+        :param salt: Salt value used in key derivation (base64 encoded)
+        :param stack_small_id: Unique identifier for the small stack being used
+        :param num_compute_units: Number of compute units to be used for the request, for image
+        generations, as this value is known in advance (the number of pixels to generate)
+        :param stream: Whether the encrypted request streams. The raw wire form of `create` accepts only
+        false; call `create_stream` for a stream.
+
+        Passing both forms, or neither, raises TypeError; the per-call options (``retries``,
+        ``server_url``, ``timeout_ms``, ``http_headers``, ``extra_body``) apply to both.
         """
         from .confidential.seam import dispatch
 
         return await dispatch(
             self._runtime, GENERATE, GENERATE_FORMS, kwargs, is_async=True
         )
+
+
+if TYPE_CHECKING:
+
+    class ConfidentialImagesRaw(Protocol):
+        """``ConfidentialImages.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        @overload
+        def generate(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[bool] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        def generate(
+            self,
+            *,
+            model: str,
+            prompt: str,
+            n: OptionalNullable[int] = UNSET,
+            quality: OptionalNullable[str] = UNSET,
+            response_format: OptionalNullable[str] = UNSET,
+            size: OptionalNullable[str] = UNSET,
+            style: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateImageResponse]: ...
+
+        @overload
+        async def generate_async(
+            self,
+            *,
+            ciphertext: str,
+            client_dh_public_key: str,
+            model_name: str,
+            node_dh_public_key: str,
+            nonce: str,
+            plaintext_body_hash: str,
+            salt: str,
+            stack_small_id: int,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            stream: OptionalNullable[bool] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ConfidentialComputeResponse]: ...
+
+        @overload
+        async def generate_async(
+            self,
+            *,
+            model: str,
+            prompt: str,
+            n: OptionalNullable[int] = UNSET,
+            quality: OptionalNullable[str] = UNSET,
+            response_format: OptionalNullable[str] = UNSET,
+            size: OptionalNullable[str] = UNSET,
+            style: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            num_compute_units: OptionalNullable[int] = UNSET,
+            verification: VerificationPolicy | None = None,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateImageResponse]: ...

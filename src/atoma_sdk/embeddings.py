@@ -11,7 +11,10 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
 
 CREATE: Operation[models.CreateEmbeddingResponse] = Operation(
     operation_id="embeddings_create",
@@ -24,6 +27,9 @@ CREATE: Operation[models.CreateEmbeddingResponse] = Operation(
 
 class Embeddings(Resource):
     """OpenAI's API embeddings v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: EmbeddingsRaw
 
     def create(
         self,
@@ -41,16 +47,11 @@ class Embeddings(Resource):
     ) -> models.CreateEmbeddingResponse:
         """Create embeddings
 
-        This endpoint follows the OpenAI API format for generating vector embeddings from input text.
-        The handler receives pre-processed metadata from middleware and forwards the request to
-        the selected node.
+        Compute embedding vectors for a text or a list of texts (the OpenAI embeddings API).
 
-        # Returns
-        * `Ok(Response)` - The embeddings response from the processing node
-        * `Err(AtomaProxyError)` - An error status code if any step fails
-
-        ## Errors
-        * `INTERNAL_SERVER_ERROR` - Processing or node communication failures
+        Returns a CreateEmbeddingResponse. Raises errors.RequestValidationError for arguments that do not
+        fit the request, an errors.APIError subclass for an error answer and errors.APIConnectionError
+        when the server cannot be reached.
 
         :param input: Input text to get embeddings for. Can be a string or array of strings. Each input
         must not exceed the max input tokens for the model
@@ -89,16 +90,11 @@ class Embeddings(Resource):
     ) -> models.CreateEmbeddingResponse:
         """Create embeddings
 
-        This endpoint follows the OpenAI API format for generating vector embeddings from input text.
-        The handler receives pre-processed metadata from middleware and forwards the request to
-        the selected node.
+        Compute embedding vectors for a text or a list of texts (the OpenAI embeddings API).
 
-        # Returns
-        * `Ok(Response)` - The embeddings response from the processing node
-        * `Err(AtomaProxyError)` - An error status code if any step fails
-
-        ## Errors
-        * `INTERNAL_SERVER_ERROR` - Processing or node communication failures
+        Returns a CreateEmbeddingResponse. Raises errors.RequestValidationError for arguments that do not
+        fit the request, an errors.APIError subclass for an error answer and errors.APIConnectionError
+        when the server cannot be reached.
 
         :param input: Input text to get embeddings for. Can be a string or array of strings. Each input
         must not exceed the max input tokens for the model
@@ -120,3 +116,39 @@ class Embeddings(Resource):
             },
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class EmbeddingsRaw(Protocol):
+        """``Embeddings.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        def create(
+            self,
+            *,
+            input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+            model: str,
+            dimensions: OptionalNullable[int] = UNSET,
+            encoding_format: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateEmbeddingResponse]: ...
+
+        async def create_async(
+            self,
+            *,
+            input: models.EmbeddingInput | models.EmbeddingInputTypedDict,
+            model: str,
+            dimensions: OptionalNullable[int] = UNSET,
+            encoding_format: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateEmbeddingResponse]: ...

@@ -11,7 +11,10 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
 
 HEALTH: Operation[models.HealthResponse] = Operation(
     operation_id="health",
@@ -24,6 +27,9 @@ HEALTH: Operation[models.HealthResponse] = Operation(
 
 class Health(Resource):
     """Health check"""
+
+    if TYPE_CHECKING:
+        with_raw_response: HealthRaw
 
     def health(
         self,
@@ -56,3 +62,29 @@ class Health(Resource):
             {},
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class HealthRaw(Protocol):
+        """``Health.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        def health(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.HealthResponse]: ...
+
+        async def health_async(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.HealthResponse]: ...

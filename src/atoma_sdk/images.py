@@ -11,7 +11,10 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
 
 GENERATE: Operation[models.CreateImageResponse] = Operation(
     operation_id="image_generations_create",
@@ -24,6 +27,9 @@ GENERATE: Operation[models.CreateImageResponse] = Operation(
 
 class Images(Resource):
     """OpenAI's API images v1 endpoint"""
+
+    if TYPE_CHECKING:
+        with_raw_response: ImagesRaw
 
     def generate(
         self,
@@ -44,13 +50,11 @@ class Images(Resource):
     ) -> models.CreateImageResponse:
         """Create image
 
-        This endpoint processes requests to generate images using AI models by forwarding them
-        to the appropriate AI node. The request metadata and compute units have already been
-        validated by middleware before reaching this handler.
+        Generate images from a text prompt (the OpenAI images API).
 
-        ## Errors
-        * Returns various status codes based on the underlying `handle_image_generation_response`:
-          - `INTERNAL_SERVER_ERROR` - If there's an error communicating with the AI node
+        Returns a CreateImageResponse. Raises errors.RequestValidationError for arguments that do not fit
+        the request, an errors.APIError subclass for an error answer and errors.APIConnectionError when
+        the server cannot be reached.
 
         :param model: The model to use for image generation.
         :param prompt: A text description of the desired image(s). The maximum length is 1000 characters.
@@ -97,13 +101,11 @@ class Images(Resource):
     ) -> models.CreateImageResponse:
         """Create image
 
-        This endpoint processes requests to generate images using AI models by forwarding them
-        to the appropriate AI node. The request metadata and compute units have already been
-        validated by middleware before reaching this handler.
+        Generate images from a text prompt (the OpenAI images API).
 
-        ## Errors
-        * Returns various status codes based on the underlying `handle_image_generation_response`:
-          - `INTERNAL_SERVER_ERROR` - If there's an error communicating with the AI node
+        Returns a CreateImageResponse. Raises errors.RequestValidationError for arguments that do not fit
+        the request, an errors.APIError subclass for an error answer and errors.APIConnectionError when
+        the server cannot be reached.
 
         :param model: The model to use for image generation.
         :param prompt: A text description of the desired image(s). The maximum length is 1000 characters.
@@ -130,3 +132,45 @@ class Images(Resource):
             },
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class ImagesRaw(Protocol):
+        """``Images.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        def generate(
+            self,
+            *,
+            model: str,
+            prompt: str,
+            n: OptionalNullable[int] = UNSET,
+            quality: OptionalNullable[str] = UNSET,
+            response_format: OptionalNullable[str] = UNSET,
+            size: OptionalNullable[str] = UNSET,
+            style: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateImageResponse]: ...
+
+        async def generate_async(
+            self,
+            *,
+            model: str,
+            prompt: str,
+            n: OptionalNullable[int] = UNSET,
+            quality: OptionalNullable[str] = UNSET,
+            response_format: OptionalNullable[str] = UNSET,
+            size: OptionalNullable[str] = UNSET,
+            style: OptionalNullable[str] = UNSET,
+            user: OptionalNullable[str] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.CreateImageResponse]: ...

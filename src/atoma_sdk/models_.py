@@ -11,7 +11,10 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
 
 MODELS_LIST: Operation[models.ModelList] = Operation(
     operation_id="models_list",
@@ -32,6 +35,9 @@ OPEN_ROUTER_MODELS_LIST: Operation[models.OpenRouterModelList] = Operation(
 class Models(Resource):
     """OpenAI's API models v1 endpoint"""
 
+    if TYPE_CHECKING:
+        with_raw_response: ModelsRaw
+
     def models_list(
         self,
         *,
@@ -43,9 +49,7 @@ class Models(Resource):
     ) -> models.ModelList:
         """List models
 
-        This endpoint mimics the OpenAI models endpoint format, returning a list of
-        available models with their associated metadata. Each model includes standard
-        OpenAI-compatible fields to ensure compatibility with existing OpenAI client libraries.
+        List the models the API serves, in the OpenAI models format. Returns a ModelList.
         """
         return self._runtime.call(
             MODELS_LIST,
@@ -64,9 +68,7 @@ class Models(Resource):
     ) -> models.ModelList:
         """List models
 
-        This endpoint mimics the OpenAI models endpoint format, returning a list of
-        available models with their associated metadata. Each model includes standard
-        OpenAI-compatible fields to ensure compatibility with existing OpenAI client libraries.
+        List the models the API serves, in the OpenAI models format. Returns a ModelList.
         """
         return await self._runtime.call_async(
             MODELS_LIST,
@@ -85,9 +87,8 @@ class Models(Resource):
     ) -> models.OpenRouterModelList:
         """OpenRouter models listing endpoint
 
-        This endpoint returns a list of available models from the OpenRouter
-        models file. The file is expected to be in JSON format and contains
-        information about the models, including their IDs and other metadata.
+        The OpenRouter models listing, as the API publishes it (every key is kept). Returns an
+        OpenRouterModelList.
         """
         return self._runtime.call(
             OPEN_ROUTER_MODELS_LIST,
@@ -106,12 +107,57 @@ class Models(Resource):
     ) -> models.OpenRouterModelList:
         """OpenRouter models listing endpoint
 
-        This endpoint returns a list of available models from the OpenRouter
-        models file. The file is expected to be in JSON format and contains
-        information about the models, including their IDs and other metadata.
+        The OpenRouter models listing, as the API publishes it (every key is kept). Returns an
+        OpenRouterModelList.
         """
         return await self._runtime.call_async(
             OPEN_ROUTER_MODELS_LIST,
             {},
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class ModelsRaw(Protocol):
+        """``Models.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        def models_list(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ModelList]: ...
+
+        async def models_list_async(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.ModelList]: ...
+
+        def open_router_models_list(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.OpenRouterModelList]: ...
+
+        async def open_router_models_list_async(
+            self,
+            *,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.OpenRouterModelList]: ...

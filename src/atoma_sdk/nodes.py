@@ -11,7 +11,10 @@ from ._runtime.resource import Resource
 from .types import UNSET, OptionalNullable
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from . import models, utils
+    from ._runtime.raw import RawResponse
 
 NODES_CREATE: Operation[models.NodesCreateResponse] = Operation(
     operation_id="nodes_create",
@@ -34,6 +37,9 @@ NODES_CREATE_LOCK: Operation[models.NodesCreateLockResponse] = Operation(
 class Nodes(Resource):
     """Nodes Management"""
 
+    if TYPE_CHECKING:
+        with_raw_response: NodesRaw
+
     def nodes_create(
         self,
         *,
@@ -47,24 +53,11 @@ class Nodes(Resource):
     ) -> models.NodesCreateResponse:
         """Create node
 
-        This endpoint allows nodes to register or update their public address in the system.
-        When a node comes online or changes its address, it can use this endpoint to ensure
-        the system has its current address for routing requests.
+        Register or update a node's public address (used by node operators, not by API clients).
 
-        ## Errors
-
-        Returns various `AtomaProxyError` variants:
-        * `MissingHeader` - If the signature header is missing
-        * `InvalidHeader` - If the signature header is malformed
-        * `InvalidBody` - If:
-          - The request body cannot be read
-          - The signature is invalid
-          - The body cannot be parsed
-          - The sui address doesn't match the signature
-        * `InternalError` - If:
-          - The state manager channel is closed
-          - The registration event cannot be sent
-          - Node Sui address lookup fails
+        `data` is the address assignment and `signature` the node's signature over it. Returns a
+        NodesCreateResponse; a refused registration (a missing or invalid signature, a body that does not
+        match the node's address) raises an errors.APIError subclass.
 
         :param data: The data required to register a node's public address
         :param signature: The signature of the data base 64 encoded
@@ -91,24 +84,11 @@ class Nodes(Resource):
     ) -> models.NodesCreateResponse:
         """Create node
 
-        This endpoint allows nodes to register or update their public address in the system.
-        When a node comes online or changes its address, it can use this endpoint to ensure
-        the system has its current address for routing requests.
+        Register or update a node's public address (used by node operators, not by API clients).
 
-        ## Errors
-
-        Returns various `AtomaProxyError` variants:
-        * `MissingHeader` - If the signature header is missing
-        * `InvalidHeader` - If the signature header is malformed
-        * `InvalidBody` - If:
-          - The request body cannot be read
-          - The signature is invalid
-          - The body cannot be parsed
-          - The sui address doesn't match the signature
-        * `InternalError` - If:
-          - The state manager channel is closed
-          - The registration event cannot be sent
-          - Node Sui address lookup fails
+        `data` is the address assignment and `signature` the node's signature over it. Returns a
+        NodesCreateResponse; a refused registration (a missing or invalid signature, a body that does not
+        match the node's address) raises an errors.APIError subclass.
 
         :param data: The data required to register a node's public address
         :param signature: The signature of the data base 64 encoded
@@ -136,19 +116,11 @@ class Nodes(Resource):
     ) -> models.NodesCreateLockResponse:
         """Create a node lock for confidential compute
 
-        This endpoint attempts to find a suitable node and retrieve its public key for encryption
-        through a two-step process:
+        Lock a node for confidential compute: returns a NodesCreateLockResponse with the node's public key
+        (the key confidential requests are encrypted to) and the stack the request is charged to.
 
-        1. First, it tries to select an existing node with a public key directly.
-        2. If no node is immediately available, it falls back to finding the cheapest compatible node
-           and acquiring a new stack entry for it.
-
-        This endpoint is specifically designed for confidential compute scenarios where
-        requests need to be encrypted before being processed by nodes.
-
-        ## Errors
-          - `INTERNAL_SERVER_ERROR` - Communication errors or missing node public keys
-          - `SERVICE_UNAVAILABLE` - No nodes available for confidential compute
+        The plaintext forms of the confidential methods call this for you; call it yourself only to build
+        raw wire-form requests. No node available raises errors.ServiceUnavailableError.
 
         :param model: The model to lock a node for
         :param max_num_tokens: The number of tokens to be processed for confidential compute (including
@@ -179,19 +151,11 @@ class Nodes(Resource):
     ) -> models.NodesCreateLockResponse:
         """Create a node lock for confidential compute
 
-        This endpoint attempts to find a suitable node and retrieve its public key for encryption
-        through a two-step process:
+        Lock a node for confidential compute: returns a NodesCreateLockResponse with the node's public key
+        (the key confidential requests are encrypted to) and the stack the request is charged to.
 
-        1. First, it tries to select an existing node with a public key directly.
-        2. If no node is immediately available, it falls back to finding the cheapest compatible node
-           and acquiring a new stack entry for it.
-
-        This endpoint is specifically designed for confidential compute scenarios where
-        requests need to be encrypted before being processed by nodes.
-
-        ## Errors
-          - `INTERNAL_SERVER_ERROR` - Communication errors or missing node public keys
-          - `SERVICE_UNAVAILABLE` - No nodes available for confidential compute
+        The plaintext forms of the confidential methods call this for you; call it yourself only to build
+        raw wire-form requests. No node available raises errors.ServiceUnavailableError.
 
         :param model: The model to lock a node for
         :param max_num_tokens: The number of tokens to be processed for confidential compute (including
@@ -207,3 +171,59 @@ class Nodes(Resource):
             },
             RequestOptions(retries, server_url, timeout_ms, http_headers, extra_body),
         )
+
+
+if TYPE_CHECKING:
+
+    class NodesRaw(Protocol):
+        """``Nodes.with_raw_response`` for type checkers: RawResponse[<result>]."""
+
+        def nodes_create(
+            self,
+            *,
+            data: models.NodePublicAddressAssignment | models.NodePublicAddressAssignmentTypedDict,
+            signature: str,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.NodesCreateResponse]: ...
+
+        async def nodes_create_async(
+            self,
+            *,
+            data: models.NodePublicAddressAssignment | models.NodePublicAddressAssignmentTypedDict,
+            signature: str,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.NodesCreateResponse]: ...
+
+        def nodes_create_lock(
+            self,
+            *,
+            model: str,
+            max_num_tokens: OptionalNullable[int] = UNSET,
+            timeout: OptionalNullable[int] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.NodesCreateLockResponse]: ...
+
+        async def nodes_create_lock_async(
+            self,
+            *,
+            model: str,
+            max_num_tokens: OptionalNullable[int] = UNSET,
+            timeout: OptionalNullable[int] = UNSET,
+            retries: OptionalNullable[utils.RetryConfig] = UNSET,
+            server_url: str | None = None,
+            timeout_ms: int | None = None,
+            http_headers: Mapping[str, str] | None = None,
+            extra_body: Mapping[str, Any] | None = None,
+        ) -> RawResponse[models.NodesCreateLockResponse]: ...

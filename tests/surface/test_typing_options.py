@@ -13,34 +13,70 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 GOOD = """
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import httpx
 from typing_extensions import assert_type
 
 from atoma_sdk import AtomaSDK, errors, models
+from atoma_sdk._runtime.eventstream import EventStream, EventStreamAsync
 from atoma_sdk._runtime.raw import RawResponse
-from atoma_sdk.health import Health
+from atoma_sdk.confidential.stream import ConfidentialStream, ConfidentialStreamAsync
+from atoma_sdk.health import HealthRaw
+
+HI: list[models.ChatCompletionMessageTypedDict] = [{"role": "user", "content": "hi"}]
 
 
-# What the generator will emit per resource for typed raw responses: a protocol of the methods with
-# RawResponse[...] results, and one annotation on the resource class (the run-time part already works).
-class HealthRaw(Protocol):
-    def health(self) -> RawResponse[models.HealthResponse]: ...
-    async def health_async(self) -> RawResponse[models.HealthResponse]: ...
+def raw(sdk: AtomaSDK) -> None:
+    assert_type(sdk.health.with_raw_response, HealthRaw)
+    assert_type(sdk.health.with_raw_response.health(), RawResponse[models.HealthResponse])
+    assert_type(sdk.health.with_raw_response.health().parse(), models.HealthResponse)
+    reveal_type(sdk.chat.with_raw_response.create(messages=HI, model="m").parse().choices)
+    assert_type(
+        sdk.chat.with_raw_response.create(messages=HI, model="m"), RawResponse[models.ChatCompletionResponse]
+    )
+    assert_type(
+        sdk.chat.with_raw_response.create(messages=HI, model="m", stream=True),
+        RawResponse[EventStream[models.ChatCompletionStreamResponse]],
+    )
+    assert_type(
+        sdk.confidential_chat.with_raw_response.create(messages=HI, model="m"),
+        RawResponse[models.ChatCompletionResponse],
+    )
+    assert_type(
+        sdk.confidential_chat.with_raw_response.create(
+            ciphertext="c", client_dh_public_key="k", model_name="m", node_dh_public_key="n", nonce="o",
+            plaintext_body_hash="h", salt="s", stack_small_id=1,
+        ),
+        RawResponse[models.ConfidentialComputeResponse],
+    )
+    assert_type(
+        sdk.confidential_chat.with_raw_response.create_stream(messages=HI, model="m"),
+        RawResponse[ConfidentialStream[models.ChatCompletionStreamResponse]],
+    )
+    lock = sdk.nodes.with_raw_response.nodes_create_lock(model="m")
+    assert_type(lock.parse(), models.NodesCreateLockResponse)
+    assert_type(lock.lock_response, RawResponse[Any] | None)
+    assert_type(lock.status_code, int)
+    assert_type(lock.headers, httpx.Headers)
+    assert_type(lock.request_id, str | None)
 
 
-class TypedHealth(Health):
-    if TYPE_CHECKING:
-        with_raw_response: HealthRaw
-
-
-async def raw(sdk: AtomaSDK) -> None:
-    health = TypedHealth(sdk._runtime)
-    assert_type(health.with_raw_response.health(), RawResponse[models.HealthResponse])
-    assert_type(health.with_raw_response.health().parse(), models.HealthResponse)
-    assert_type((await health.with_raw_response.health_async()).elapsed.total_seconds(), float)
-    assert_type(sdk.health.with_raw_response, Any)  # untyped until the generator emits the protocols
+async def raw_async(sdk: AtomaSDK) -> None:
+    done = await sdk.health.with_raw_response.health_async()
+    assert_type(done.elapsed.total_seconds(), float)
+    assert_type(
+        await sdk.completions.with_raw_response.create_stream_async(prompt="p", model="m"),
+        RawResponse[EventStreamAsync[models.CompletionsStreamResponse]],
+    )
+    assert_type(
+        await sdk.confidential_chat.with_raw_response.create_async(messages=HI, model="m", stream=True),
+        RawResponse[ConfidentialStreamAsync[models.ChatCompletionStreamResponse]],
+    )
+    assert_type(
+        (await sdk.confidential_embeddings.with_raw_response.create_async(input="a", model="m")).parse(),
+        models.CreateEmbeddingResponse,
+    )
 
 
 def good(sdk: AtomaSDK) -> None:
@@ -66,6 +102,10 @@ BAD = [
     "sdk.with_options(lock_prefetch=True)",
     'AtomaSDK(default_headers=[("a", "b")])',
     'sdk.chat.create(messages=[], model="m").to_dict(mode="xml")',
+    "sdk.health.with_raw_response.health_check()",
+    'sdk.chat.with_raw_response.create(messages=[], model=1)',
+    'sdk.confidential_chat.with_raw_response.create(messages=[], model="m", ciphertext="c")',
+    'sdk.health.with_raw_response.health().parse().choices',
 ]
 
 
@@ -91,4 +131,6 @@ def test_new_signatures_type_check(tmp_path: Path) -> None:
     )
     out = done.stdout + done.stderr
     assert [line for line in out.splitlines() if "good_options.py" in line and ": error:" in line] == [], out
+    revealed = r'good_options\.py:\d+: note: Revealed type is "(builtins\.)?list\[atoma_sdk\.models\.'
+    assert re.search(revealed + r'chat_completion_choice\.ChatCompletionChoice\]"', out), out
     assert {int(m.group(1)) for m in re.finditer(r"bad_options\.py:(\d+): error:", out)} == expected, out

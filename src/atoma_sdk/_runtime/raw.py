@@ -174,7 +174,7 @@ class RawResponses:
                     result = await method(*args, **kwargs)
                 return recorder.result(result)
 
-            return call_async
+            return _signed(call_async, method)
 
         @functools.wraps(method)
         def call(*args: Any, **kwargs: Any) -> RawResponse[Any]:
@@ -182,7 +182,23 @@ class RawResponses:
                 result = method(*args, **kwargs)
             return recorder.result(result)
 
-        return call
+        return _signed(call, method)
+
+
+def _signed(wrapper: Callable[..., Any], method: Callable[..., Any]) -> Callable[..., Any]:
+    """``wrapper`` shows the bound ``method``'s parameters (a bound method would lend its ``self`` too)."""
+    func = getattr(method, "__func__", None)
+    if func is not None:
+        wrapper.__signature__ = _without_self(func)  # type: ignore[attr-defined]
+    return wrapper
+
+
+@functools.lru_cache(maxsize=256)
+def _without_self(func: Callable[..., Any]) -> Any:
+    import inspect
+
+    signature = inspect.signature(func)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
 @contextmanager

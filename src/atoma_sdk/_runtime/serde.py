@@ -147,7 +147,9 @@ def encode_request(
                 data = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
                 _drop_non_nullable_none(instance, data)
         except pydantic.ValidationError as exc:
-            failure = f"invalid request for {model_name}: {describe_validation_error(exc)}"
+            from .argerrors import describe_arguments
+
+            failure = f"invalid arguments: {describe_arguments(exc, model)}"
         except pydantic_core.PydanticSerializationError:
             failure = f"request for {model_name} cannot be serialised"
         if failure is not None:
