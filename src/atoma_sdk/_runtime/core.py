@@ -63,6 +63,8 @@ class Runtime:
         self.rng: Callable[[], float] = random.random
         self.sleep: Callable[[float], None] = time.sleep
         self.async_sleep: Callable[[float], Awaitable[None]] | None = None
+        self._urls: dict[tuple[str, str], httpx.URL] = {}
+        self._header_sets: dict[tuple[Any, ...], tuple[Any, dict[str, str], dict[str, str]]] = {}
 
     # -- public API ------------------------------------------------------------------------------------------
 
@@ -237,7 +239,7 @@ class Runtime:
             idle_timeout_s=self.config.stream_idle_timeout_s,
         )
         request = client.build_request(
-            op.method, base_url + op.path, content=body, headers=self._headers(op, body, options, stream),
+            op.method, self._url(base_url, op.path), content=body, headers=self._headers(op, body, options, stream),
             timeout=timeout,
         )
         return ctx, self.hooks.before_request(ctx, request)
@@ -245,29 +247,56 @@ class Runtime:
     def _headers(
         self, op: Operation[Any], body: bytes | None, options: RequestOptions, stream: bool
     ) -> dict[str, str]:
-        headers = {
-            "User-Agent": self.config.user_agent,
+        head, tail = self._fixed_headers(stream, body is not None)
+        token = self.config.token() if op.security else None
+        if token:
+            if not redact.valid_header_text(token):
+                token = None
+                redact.refuse("Authorization")
+            headers = {**head, "Authorization": f"Bearer {token}", **tail}
+        else:
+            headers = {**head, **tail}
+        if options.http_headers:
+            headers.update(check_headers(options.http_headers, "http_headers"))
+            try:
+                redact.check_headers(headers)
+            except errors.HeaderValidationError as exc:
+                headers.clear()
+                token = None
+                raise exc from None
+        return headers
+
+    def _fixed_headers(self, stream: bool, has_body: bool) -> tuple[dict[str, str], dict[str, str]]:
+        """The headers before and after ``Authorization`` that only depend on the settings: built and
+        checked once per settings (the config is a plain dataclass: its fields are read, not trusted)."""
+        config = self.config
+        key = (stream, has_body, config.user_agent, id(config.default_headers))
+        cached = self._header_sets.get(key)
+        if cached is not None and cached[0] is config.default_headers:
+            return cached[1], cached[2]
+        head = {
+            "User-Agent": config.user_agent,
             "Accept": "text/event-stream" if stream else "application/json",
             "Accept-Encoding": ACCEPT_ENCODING,
         }
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        token: str | None = None
-        if op.security:
-            token = self.config.token()
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
-        if self.config.default_headers:
-            headers.update(self.config.default_headers)
-        if options.http_headers:
-            headers.update(check_headers(options.http_headers, "http_headers"))
-        try:
-            redact.check_headers(headers)
-        except errors.HeaderValidationError as exc:
-            headers.clear()
-            token = None
-            raise exc from None
-        return headers
+        if has_body:
+            head["Content-Type"] = "application/json"
+        tail = dict(config.default_headers or {})
+        redact.check_headers({**head, **tail})
+        if len(self._header_sets) >= 16:  # settings changed in place many times: start over
+            self._header_sets.clear()
+        self._header_sets[key] = (config.default_headers, head, tail)
+        return head, tail
+
+    def _url(self, base_url: str, path: str) -> httpx.URL:
+        """The parsed URL of ``base_url + path``, parsed once (httpx re-parses a string per request)."""
+        key = (base_url, path)
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) >= 256:
+                self._urls.clear()
+            url = self._urls[key] = httpx.URL(base_url + path)
+        return url
 
     def _after_response(
         self, ctx: HookContext, state: RetryState, response: httpx.Response, started: float

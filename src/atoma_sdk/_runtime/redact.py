@@ -9,23 +9,26 @@ gets it replaced by ``<redacted>``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import httpx
 
 from .. import errors
 
-__all__ = ["check_headers", "scrub", "valid_header_text"]
+__all__ = ["check_headers", "refuse", "scrub", "valid_header_text"]
 
 _AUTH = "authorization"
 _REDACTED = errors.REDACTED
 #: Shorter secrets are not searched for in answers (redacting every "a" would garble them, not hide anything).
 _MIN_SECRET = 6
+#: Printable ASCII or tab, checked in one C call (a per-character generator cost ~5 µs per header).
+_HEADER_TEXT = re.compile(r"[\t\x20-\x7e]*")
 
 
 def valid_header_text(value: str) -> bool:
     """Whether ``value`` can go into an HTTP header as it is (printable ASCII or tab)."""
-    return value.isascii() and all(ch == "\t" or " " <= ch < "\x7f" for ch in value)
+    return _HEADER_TEXT.fullmatch(value) is not None
 
 
 def _first_bad(headers: Mapping[str, str]) -> str | None:
@@ -43,10 +46,15 @@ def check_headers(headers: Mapping[str, str]) -> None:
     """
     bad = _first_bad(headers)
     if bad is not None:
-        raise errors.HeaderValidationError(
-            f"the value of {bad} cannot be sent over HTTP (a control character such as a newline, or a "
-            "non-ASCII character); fix the value (e.g. strip the token)"
-        )
+        refuse(bad)
+
+
+def refuse(name: str) -> None:
+    """Raise the :class:`~atoma_sdk.errors.HeaderValidationError` of header ``name`` (its value unquoted)."""
+    raise errors.HeaderValidationError(
+        f"the value of {name} cannot be sent over HTTP (a control character such as a newline, or a "
+        "non-ASCII character); fix the value (e.g. strip the token)"
+    )
 
 
 def scrub(request: httpx.Request, response: httpx.Response | None = None) -> None:
