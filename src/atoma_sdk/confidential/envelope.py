@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
@@ -26,6 +26,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..errors import IntegrityError, KeyMismatchError
+
+_sodium_keypair: Callable[[], tuple[bytes, bytes]] | None = None
+_sodium_exchange: Callable[[bytes, bytes], bytes] | None = None
+_SodiumError: type[Exception] = ValueError
+try:  # ``atoma-sdk[fast]``: libsodium makes a fresh X25519 key and its shared secret in about half the time
+    from nacl.bindings import crypto_box_keypair as _sodium_keypair
+    from nacl.bindings import crypto_scalarmult as _sodium_exchange
+    from nacl.exceptions import RuntimeError as _SodiumError
+except ImportError:  # pragma: no cover - depends on the installed extras
+    pass
 
 KEY_LEN: Final = 32
 SALT_LEN: Final = 16
@@ -46,6 +56,7 @@ __all__ = [
     "b64e",
     "body_hash",
     "derive_key",
+    "fresh_key_and_secret",
     "open_",
     "public_key_bytes",
     "seal",
@@ -122,7 +133,31 @@ def derive_key(private: X25519PrivateKey, peer_public: bytes, salt: bytes) -> by
         shared = private.exchange(X25519PublicKey.from_public_bytes(peer_public))
     except ValueError:
         raise KeyMismatchError("the peer's X25519 public key is invalid (low order)") from None
+    return _hkdf(shared, salt)
+
+
+def _hkdf(shared: bytes, salt: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=salt, info=b"").derive(shared)
+
+
+def fresh_key_and_secret(peer_public: bytes) -> tuple[bytes, bytes]:
+    """``(public key, shared secret with peer_public)`` of a fresh X25519 key that is then forgotten.
+
+    PyNaCl (libsodium) when installed, else cryptography; both refuse a low-order peer key (an all-zero
+    secret) with :class:`~atoma_sdk.errors.KeyMismatchError`.
+    """
+    if _sodium_keypair is None or _sodium_exchange is None:
+        private = X25519PrivateKey.generate()
+        try:
+            shared = private.exchange(X25519PublicKey.from_public_bytes(peer_public))
+        except ValueError:
+            raise KeyMismatchError("the peer's X25519 public key is invalid (low order)") from None
+        return public_key_bytes(private), shared
+    public, secret = _sodium_keypair()
+    try:
+        return public, _sodium_exchange(secret, peer_public)
+    except _SodiumError:
+        raise KeyMismatchError("the peer's X25519 public key is invalid (low order)") from None
 
 
 def seal(key: bytes, nonce: bytes, plaintext: bytes) -> bytes:
@@ -149,11 +184,16 @@ class ClientSession:
 
     __slots__ = ("_aead", "client_public_key", "node_public_key", "request_hash", "salt")
 
-    def __init__(self, node_public_key: bytes, private: X25519PrivateKey, salt: bytes) -> None:
+    def __init__(self, node_public_key: bytes, private: X25519PrivateKey | None, salt: bytes) -> None:
+        """``private``: the client's X25519 key (None: a fresh one, made with PyNaCl when installed)."""
         self.node_public_key = node_public_key
-        self.client_public_key = public_key_bytes(private)
         self.salt = salt
-        self._aead = AESGCM(derive_key(private, node_public_key, salt))
+        if private is None:
+            self.client_public_key, shared = fresh_key_and_secret(node_public_key)
+            self._aead = AESGCM(_hkdf(shared, salt))
+        else:
+            self.client_public_key = public_key_bytes(private)
+            self._aead = AESGCM(derive_key(private, node_public_key, salt))
         self.request_hash = b""
 
     @classmethod
@@ -166,11 +206,7 @@ class ClientSession:
     ) -> ClientSession:
         """A fresh session for the node key from ``/v1/nodes/lock`` (key and salt may be fixed for tests)."""
         node_public = b64d(node_public_key_b64, length=KEY_LEN, what="node public key")
-        return cls(
-            node_public,
-            private_key if private_key is not None else X25519PrivateKey.generate(),
-            salt if salt is not None else os.urandom(SALT_LEN),
-        )
+        return cls(node_public, private_key, salt if salt is not None else os.urandom(SALT_LEN))
 
     def encrypt_request(self, plaintext: bytes, *, nonce: bytes | None = None) -> dict[str, str]:
         """The wire fields of ``ConfidentialComputeRequest`` that carry the encrypted ``plaintext``."""
