@@ -175,3 +175,27 @@ def test_max_event_bytes_is_per_event() -> None:
     decoder = SSEDecoder(max_event_bytes=100)
     events = decoder.feed(b"data: 0123456789\n\n" * 50 + b": " + b"-" * 90 + b"\n")
     assert len(events) == 50
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1024])
+def test_max_event_bytes_counts_characters_when_lines_arrive_in_pieces(chunk: int) -> None:
+    """Chunks without a line end are kept raw; the bound still counts decoded characters, not bytes."""
+    fits = b"data: " + "\u00e9".encode() * 90 + b"\n\n"  # 96 characters, 186 bytes
+    assert datas(*[fits[i : i + chunk] for i in range(0, len(fits), chunk)]) == ["\u00e9" * 90]
+    decoder = SSEDecoder(max_event_bytes=100)
+    assert [e.data for c in range(0, len(fits), chunk) for e in decoder.feed(fits[c : c + chunk])] == [
+        "\u00e9" * 90
+    ]
+    too_long = b"data: " + "\u00e9".encode() * 95 + b"\n\n"  # 101 characters
+    decoder = SSEDecoder(max_event_bytes=100)
+    with pytest.raises(ResponseValidationError, match="max_event_bytes"):
+        for c in range(0, len(too_long), chunk):
+            decoder.feed(too_long[c : c + chunk])
+
+
+def test_unterminated_line_over_the_bound_fails_before_its_line_end() -> None:
+    decoder = SSEDecoder(max_event_bytes=4096)
+    decoder.feed(b"data: ")
+    with pytest.raises(ResponseValidationError, match="max_event_bytes"):
+        for _ in range(5):
+            decoder.feed(b"x" * 1024)

@@ -2,7 +2,8 @@
 
 Feed raw body bytes as they arrive with :meth:`SSEDecoder.feed`; call :meth:`SSEDecoder.finish` at the
 end of the body. Work per chunk is proportional to the chunk: an unterminated line is kept as a list of
-pieces and joined once, when its line end arrives.
+pieces and joined once, when its line end arrives; a chunk without any line end is only appended, raw, and
+decoded with the chunk that ends its line (a fixed cost per ``feed()`` of a few operations).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class SSEDecoder:
         "_event_retry",
         "_partial",
         "_partial_len",
+        "_raw",
+        "_room",
         "_size",
         "_started",
         "_utf8",
@@ -84,6 +87,8 @@ class SSEDecoder:
         self._cr = False  # the previous text ended with CR (a leading LF of the next one is skipped)
         self._partial: list[str] = []  # pieces of the current unterminated line
         self._partial_len = 0
+        self._raw: list[bytes] = []  # raw chunks of the unterminated line, decoded with its line end
+        self._room = -1  # how many more raw bytes may be kept back (-1: none)
         self._reset_event()
 
     def _reset_event(self) -> None:
@@ -94,6 +99,24 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode one chunk of the body; return the events it completes (possibly none)."""
+        if b"\n" not in chunk and b"\r" not in chunk:
+            room = self._room - len(chunk)
+            if room >= 0:
+                self._room = room
+                self._raw.append(chunk)
+                return []
+        if self._raw:
+            self._flush_raw()
+        events = self._decode(chunk)
+        # Bytes are at least characters: while the raw bytes kept fit the event bound, so do their
+        # characters. No room before the BOM check or after a CR (the next chunk's LF must be looked at).
+        if self._started and not self._cr:
+            self._room = self.max_event_bytes - self._size - self._partial_len
+        else:
+            self._room = -1
+        return events
+
+    def _decode(self, chunk: bytes) -> list[ServerSentEvent]:
         text = self._utf8.decode(chunk)
         if not text:
             return []
@@ -129,9 +152,20 @@ class SSEDecoder:
             self._check_size(self._size + self._partial_len)
         return events
 
+    def _flush_raw(self) -> None:
+        """Decode the raw chunks kept back into the unterminated line's pieces (they hold no line end)."""
+        raw = self._raw
+        piece = self._utf8.decode(raw[0] if len(raw) == 1 else b"".join(raw))
+        self._raw = []
+        if piece:
+            self._partial.append(piece)
+            self._partial_len += len(piece)
+
     def finish(self) -> list[ServerSentEvent]:
         """End of body: discard the unterminated tail (WHATWG) and reset for reuse; returns no events."""
         self._utf8.reset()
+        self._raw = []
+        self._room = -1
         self._partial = []
         self._partial_len = 0
         self._cr = False
