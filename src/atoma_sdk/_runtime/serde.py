@@ -85,11 +85,17 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "<body>"
 
 
+#: Values with nothing inside to strip (exact types: subclasses take the general path).
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def _strip_unset(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: _strip_unset(v) for k, v in value.items() if not isinstance(v, Unset)}
+        return {
+            k: v if type(v) in _LEAVES else _strip_unset(v) for k, v in value.items() if not isinstance(v, Unset)
+        }
     if isinstance(value, list | tuple):
-        return [_strip_unset(v) for v in value if not isinstance(v, Unset)]
+        return [v if type(v) in _LEAVES else _strip_unset(v) for v in value if not isinstance(v, Unset)]
     return value
 
 
@@ -145,6 +151,10 @@ def encode_request(
             else:
                 instance = model.model_validate(_strip_unset(params))
                 data = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                if not extra_body:
+                    body = _dumps(data)
+                    if body is not None and b"null" not in body:
+                        return body  # no None anywhere: dropping non-nullable Nones would change nothing
                 _drop_non_nullable_none(instance, data)
         except pydantic.ValidationError as exc:
             from .argerrors import describe_arguments
@@ -156,10 +166,18 @@ def encode_request(
             raise errors.RequestValidationError(failure)
     if extra_body:
         data.update(extra_body)
+    body = _dumps(data)
+    if body is None:  # json's messages name types, never values
+        raise errors.RequestValidationError("request body (extra_body) is not JSON-serialisable")
+    return body
+
+
+def _dumps(data: Any) -> bytes | None:
+    """Compact UTF-8 JSON of ``data``; None if it cannot be serialised."""
     try:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError):  # their messages name types, never values
-        raise errors.RequestValidationError("request body (extra_body) is not JSON-serialisable") from None
+    except (TypeError, ValueError):
+        return None
 
 
 # Tokens pydantic would turn into non-finite floats: NaN, (-)Infinity, and exponents of 3+ digits (1e999).
