@@ -1,8 +1,10 @@
 """The floor: a minimal hand-written confidential client (httpx + cryptography, no pydantic, no retries).
 
 It does exactly what the protocol needs (lock, X25519 + HKDF + AES-256-GCM, post, decrypt, BLAKE2b check)
-and, when asked, verifies each Ed25519 signature with ``cryptography`` or PyNaCl. It is what the SDK is
-compared against; ``python -m benchmarks.floor`` serves it as a benchmark worker.
+and, when asked, verifies each Ed25519 signature with ``cryptography`` or PyNaCl. With ``verify="nacl"`` it
+uses libsodium for the X25519 key and exchange too, as atoma-sdk does with its ``[fast]`` extra, so a
+comparison with the SDK uses the same crypto libraries on both sides. It is what the SDK is compared against;
+``python -m benchmarks.floor`` serves it as a benchmark worker.
 """
 
 from __future__ import annotations
@@ -47,12 +49,27 @@ def verify_nacl(public_key: bytes, signature: bytes, message: bytes) -> None:
 VERIFIERS: dict[str, Verifier] = {"cryptography": verify_cryptography, "nacl": verify_nacl}
 
 
+def exchange_cryptography(node_key: bytes) -> tuple[bytes, bytes]:
+    """(fresh client public key, shared secret) with ``cryptography``."""
+    private = X25519PrivateKey.generate()
+    shared = private.exchange(X25519PublicKey.from_public_bytes(node_key))
+    return private.public_key().public_bytes_raw(), shared
+
+
+def exchange_nacl(node_key: bytes) -> tuple[bytes, bytes]:
+    """(fresh client public key, shared secret) with libsodium (PyNaCl)."""
+    bindings: Any = importlib.import_module("nacl.bindings")
+    public, secret = bindings.crypto_box_keypair()
+    return public, bindings.crypto_scalarmult(secret, node_key)
+
+
 class FloorClient:
     """Lock + encrypt + post + decrypt (+ optional signature check) and nothing else."""
 
     def __init__(self, url: str, api_key: str, *, verify: str | None = None) -> None:
         self._http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {api_key}"})
         self._verify = VERIFIERS[verify] if verify else None
+        self._exchange = exchange_nacl if verify == "nacl" else exchange_cryptography
 
     def close(self) -> None:
         self._http.close()
@@ -60,14 +77,13 @@ class FloorClient:
     def _seal(self, model: str, body: dict[str, Any]) -> tuple[AESGCM, bytes]:
         lock = self._http.post("/v1/nodes/lock", json={"model": model}).json()
         node_key = _b64d(lock["public_key"])
-        private = X25519PrivateKey.generate()
+        public, shared = self._exchange(node_key)
         salt, nonce = os.urandom(16), os.urandom(12)
-        shared = private.exchange(X25519PublicKey.from_public_bytes(node_key))
         aead = AESGCM(HKDF(hashes.SHA256(), 32, salt, b"").derive(shared))
         plaintext = json.dumps(body, separators=(",", ":")).encode()
         wire = {
             "ciphertext": _b64e(aead.encrypt(nonce, plaintext, None)),
-            "client_dh_public_key": _b64e(private.public_key().public_bytes_raw()),
+            "client_dh_public_key": _b64e(public),
             "node_dh_public_key": lock["public_key"],
             "nonce": _b64e(nonce),
             "plaintext_body_hash": _b64e(hashlib.blake2b(plaintext, digest_size=32).digest()),

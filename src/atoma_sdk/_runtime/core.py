@@ -239,8 +239,8 @@ class Runtime:
             idle_timeout_s=self.config.stream_idle_timeout_s,
         )
         request = client.build_request(
-            op.method, self._url(base_url, op.path), content=body, headers=self._headers(op, body, options, stream),
-            timeout=timeout,
+            op.method, self._url(base_url, op.path), content=body,
+            headers=self._headers(op, body, options, stream), timeout=timeout,
         )
         return ctx, self.hooks.before_request(ctx, request)
 

@@ -91,9 +91,8 @@ _LEAVES = frozenset({str, int, float, bool, type(None)})
 
 def _strip_unset(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {
-            k: v if type(v) in _LEAVES else _strip_unset(v) for k, v in value.items() if not isinstance(v, Unset)
-        }
+        items = value.items()
+        return {k: v if type(v) in _LEAVES else _strip_unset(v) for k, v in items if not isinstance(v, Unset)}
     if isinstance(value, list | tuple):
         return [v if type(v) in _LEAVES else _strip_unset(v) for v in value if not isinstance(v, Unset)]
     return value
