@@ -44,6 +44,10 @@ def _int(text: str) -> int:
     return int(text)
 
 
+#: One decoder, built once (``json.loads`` with hooks builds a decoder and a scanner per call).
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, parse_int=_int)
+
+
 def loads(
     data: str | bytes | bytearray,
     what: str = "the response",
@@ -55,7 +59,11 @@ def loads(
     """
     failure: str | None
     try:
-        return json.loads(data, parse_constant=_constant, parse_float=_float, parse_int=_int)
+        if not isinstance(data, str):  # as json.loads does with bytes
+            data = data.decode(json.detect_encoding(data), "surrogatepass")
+        elif data.startswith("\ufeff"):
+            raise ValueError("unexpected BOM")  # json.loads refuses it too
+        return _DECODER.decode(data)
     except _Rejected as exc:
         failure = exc.reason
     except RecursionError:
