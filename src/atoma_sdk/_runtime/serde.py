@@ -98,22 +98,39 @@ def _strip_unset(value: Any) -> Any:
     return value
 
 
-def _drop_non_nullable_none(model: pydantic.BaseModel, data: Any) -> None:
-    """Remove ``None`` values of fields not in ``__nullable_fields__``, recursively, from ``model``'s dump."""
+def _drop_non_nullable_none(model: pydantic.BaseModel, data: Any, *, deep: bool = True) -> None:
+    """Remove ``None`` values of fields not in ``__nullable_fields__`` from ``model``'s dump (``deep``: also
+    of the models inside it)."""
     if not isinstance(data, dict):
         return
-    cls = type(model)
-    nullable: frozenset[str] = getattr(cls, "__nullable_fields__", frozenset())
-    for name, field in cls.model_fields.items():
-        key = field.serialization_alias or field.alias or name
-        if key not in data:
+    plan = _plan(type(model))
+    for key in list(data):
+        entry = plan.get(key)
+        if entry is None:  # not a field (an extra key): left as it is
             continue
+        name, nullable = entry
         value = getattr(model, name, None)
         if value is None:
-            if name not in nullable and key not in nullable:
+            if not nullable:
                 del data[key]
-        else:
+        elif deep and type(value) not in _LEAVES:
             _walk(value, data[key])
+
+
+_plans: dict[type, dict[str, tuple[str, bool]]] = {}
+
+
+def _plan(cls: type[pydantic.BaseModel]) -> dict[str, tuple[str, bool]]:
+    """``{dumped key: (field name, nullable)}`` of a model class, built once."""
+    plan = _plans.get(cls)
+    if plan is None:
+        nullable: frozenset[str] = getattr(cls, "__nullable_fields__", frozenset())
+        plan = {}
+        for name, field in cls.model_fields.items():
+            key = field.serialization_alias or field.alias or name
+            plan[key] = (name, name in nullable or key in nullable)
+        _plans[cls] = plan
+    return plan
 
 
 def _walk(value: Any, data: Any) -> None:
@@ -150,10 +167,11 @@ def encode_request(
             else:
                 instance = model.model_validate(_strip_unset(params))
                 data = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                _drop_non_nullable_none(instance, data, deep=False)  # cheap: the top level's keys only
                 if not extra_body:
                     body = _dumps(data)
                     if body is not None and b"null" not in body:
-                        return body  # no None anywhere: dropping non-nullable Nones would change nothing
+                        return body  # no None left anywhere: the deep walk would change nothing
                 _drop_non_nullable_none(instance, data)
         except pydantic.ValidationError as exc:
             from .argerrors import describe_arguments
