@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .. import errors
-from . import deadline
 from .config import DEFAULT_MAX_CONNECTIONS, default_limits, default_timeout
-from .pool import speed_up
 
 if TYPE_CHECKING:
     import asyncio
@@ -49,16 +47,22 @@ _INHERITED: list[object] = []
 
 def owned_transport() -> httpx.HTTPTransport:
     """An SDK-owned sync transport: default pool limits, deadlines enforced at every socket operation."""
+    from .netdeadline import install  # httpcore: loaded with the first transport, not by ``import atoma_sdk``
+    from .pool import speed_up
+
     transport = httpx.HTTPTransport(limits=default_limits())
-    deadline.install(transport)
+    install(transport)
     speed_up(transport)
     return transport
 
 
 def owned_async_transport() -> httpx.AsyncHTTPTransport:
     """Async :func:`owned_transport`."""
+    from .netdeadline import install
+    from .pool import speed_up
+
     transport = httpx.AsyncHTTPTransport(limits=default_limits())
-    deadline.install(transport)
+    install(transport)
     speed_up(transport)
     return transport
 

@@ -16,7 +16,7 @@ from typing import Any, Final, NoReturn, TypeVar
 import httpx
 
 from atoma_sdk import errors
-from atoma_sdk._runtime import deadline
+from atoma_sdk._runtime import netdeadline
 from atoma_sdk._runtime.bounded import ACCEPT_ENCODING, aread_body, read_body
 from atoma_sdk.attestation._reasons import MALFORMED_EVIDENCE, OVERSIZED, SOURCE_UNAVAILABLE, fail
 
@@ -66,7 +66,7 @@ def _too_large(limit: int) -> NoReturn:
 
 
 def _transport(transport: httpx.BaseTransport | httpx.AsyncBaseTransport) -> Any:
-    deadline.install(transport)  # a confidential unit's deadline bounds its attestation fetches too
+    netdeadline.install(transport)  # a confidential unit's deadline bounds its attestation fetches too
     return transport
 
 
