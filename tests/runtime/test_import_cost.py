@@ -14,13 +14,15 @@ _CODE = (
 )
 
 
-def test_touching_a_resource_builds_no_pydantic_model_and_imports_no_asyncio() -> None:
+def test_touching_a_resource_builds_no_pydantic_model_and_imports_no_asyncio_nor_httpcore() -> None:
     out = subprocess.run([sys.executable, "-c", _CODE], capture_output=True, text=True, check=True)
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert "atoma_sdk.confidential_chat" in loaded
     assert "pydantic.main" not in loaded
     assert "atoma_sdk.types.basemodel" not in loaded
     assert "asyncio" not in loaded
+    # httpx loads its transport stack with the first transport; the SDK's deadline backends and pool wait too.
+    assert "httpcore" not in loaded and "h11" not in loaded
 
 
 def test_types_exports_base_model_lazily() -> None:
