@@ -197,8 +197,10 @@ def _dumps(data: Any) -> bytes | None:
         return None
 
 
-# Tokens pydantic would turn into non-finite floats: NaN, (-)Infinity, and exponents of 3+ digits (1e999).
-_NON_FINITE = re.compile(rb"NaN|Infinity|[eE][+]?[0-9]{3}")
+# Tokens pydantic would turn into non-finite floats: NaN, (-)Infinity where a value starts, and exponents of
+# 3+ digits (1e999), which in JSON always follow a digit. Only a match pays for the exact check: ids such as
+# "chatcmpl-...e123" no longer do.
+_NON_FINITE = re.compile(rb"(?:^|[:,\[])\s*-?(?:NaN|Infinity)|[0-9][eE][+]?[0-9]{3}")
 
 
 def parse_json(model_name: str, content: bytes | str) -> Any:

@@ -95,11 +95,11 @@ def _canonical(text: str) -> bytes | None:
         raw = binascii.a2b_base64(text, strict_mode=True)  # type: ignore[call-arg,unused-ignore]
     except (binascii.Error, ValueError):
         return None
-    if text.endswith("=="):
+    if text[-1:] != "=":
+        return raw
+    if text[-2] == "=":
         return raw if text[-3] in _ZERO_LOW4 else None
-    if text.endswith("="):
-        return raw if text[-2] in _ZERO_LOW2 else None
-    return raw
+    return raw if text[-2] in _ZERO_LOW2 else None
 
 
 _STRICT: Final = sys.version_info >= (3, 11)
