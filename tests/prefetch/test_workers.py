@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
+
+import pytest
 
 from atoma_sdk.confidential.lockpool import _Workers
 
@@ -46,3 +49,17 @@ def test_concurrent_refills_get_a_worker_each_and_stop_ends_them() -> None:
     for thread in threads:
         thread.join(10)
         assert not thread.is_alive()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_workers_of_its_own() -> None:
+    workers, seen = _Workers(), list[int]()
+    run_one(workers, seen)  # the parent's worker now waits idle
+    child = os.fork()
+    if child == 0:  # the child has no thread of the parent's: a refill must start one
+        done = threading.Event()
+        workers.submit(done.set)
+        os._exit(0 if done.wait(10) else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    workers.stop()

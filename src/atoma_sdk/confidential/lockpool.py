@@ -20,6 +20,7 @@ stop and wait for both.
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
 from collections import deque
@@ -70,15 +71,19 @@ _lazy_guard = threading.Lock()
 
 class _Workers:
     """Daemon threads that run sync refills: at most one per refill in flight, kept while work keeps coming
-    (an idle one exits after :data:`WORKER_IDLE_S`), so a refill is a queue put, not a thread start."""
+    (an idle one exits after :data:`WORKER_IDLE_S`), so a refill is a queue put, not a thread start. A forked
+    child (which has none of the parent's threads) starts afresh."""
 
     def __init__(self) -> None:
+        self._pid = os.getpid()
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._guard = threading.Lock()
         self._idle = 0
         self._threads: set[threading.Thread] = set()
 
     def submit(self, job: Callable[[], None]) -> None:
+        if self._pid != os.getpid():
+            self.__init__()  # type: ignore[misc]
         with self._guard:
             self._jobs.put(job)
             if self._idle:
