@@ -7,6 +7,7 @@ on it).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -44,6 +45,16 @@ async def test_a_dripped_confidential_call_ends_at_its_deadline(server: HostileS
     started = time.monotonic()
     with pytest.raises(errors.APITimeoutError):
         await aio.confidential_chat.create_async(messages=MESSAGES, model="m")
+    assert time.monotonic() - started < BOUND_S
+
+
+async def test_a_body_that_stalls_mid_way_ends_at_its_deadline(server: HostileServer, aio: AtomaSDK) -> None:
+    body = json.dumps(lock_body()).encode()
+    start = head(200, {"Content-Type": "application/json"}, length=len(body)) + body[:9]
+    server.reply = lambda seen: [start, 60.0]  # the rest never comes
+    started = time.monotonic()
+    with pytest.raises(errors.APITimeoutError):
+        await aio.nodes.nodes_create_lock_async(model="m")
     assert time.monotonic() - started < BOUND_S
 
 
