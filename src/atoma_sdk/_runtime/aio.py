@@ -19,7 +19,6 @@ same settings after ``close()`` or in a forked child. Giving one instance to a s
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable
@@ -42,6 +41,8 @@ _T = TypeVar("_T")
 
 async def _within_deadline(step: Awaitable[_T], request: httpx.Request) -> _T:
     """Await ``step`` for at most the current deadline's time left (none: unbounded here)."""
+    import asyncio  # here, not at import time: importing the SDK loads no asyncio
+
     left = deadline.remaining()
     if left is None:
         return await step
