@@ -16,9 +16,10 @@ import pytest
 
 from atoma_sdk import AtomaSDK, DefaultAioHttpClient, errors
 
-from .conftest import MESSAGES, make_sdk
+from .conftest import MESSAGES, TOKEN, make_sdk
 from .server import HostileServer, Seen, answer, bomb, head, lock_body, streamed
 from .test_deadlines import BOUND_S, TIMEOUT_MS, dripped_body, dripped_headers, on_chat
+from .test_secrets import assert_unreachable, echo
 
 pytestmark = pytest.mark.anyio
 
@@ -105,3 +106,17 @@ async def test_an_honest_answer_still_works(server: HostileServer, aio: AtomaSDK
     server.reply = lambda seen: answer(200, lock_body())
     lock = await aio.nodes.nodes_create_lock_async(model="m")
     assert lock.node_small_id == 1
+
+
+@pytest.mark.parametrize("case", ["echo", "cut short", "deadline"])
+async def test_no_error_chain_carries_the_token(server: HostileServer, aio: AtomaSDK, case: str) -> None:
+    # aiohttp's own exceptions (chained by httpx-aiohttp) can hold the request's headers: none may leak it.
+    replies: dict[str, Any] = {
+        "echo": echo,
+        "cut short": lambda seen: [b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n{"],
+        "deadline": dripped_headers,
+    }
+    server.reply = replies[case]
+    with pytest.raises(errors.AtomaError) as caught:
+        await aio.nodes.nodes_create_lock_async(model="m")
+    assert_unreachable(caught.value, TOKEN)
