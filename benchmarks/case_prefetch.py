@@ -1,11 +1,13 @@
 """Confidential at plaintext latency: lock prefetch vs plaintext ``chat.create`` over a simulated RTT.
 
-Usage: ``python benchmarks/case_prefetch.py [--quick] [--rtt-ms 50]``. A local node runs in a child process
-(so its CPU time is not the client's) and delays every request by the RTT. For each mode (plaintext,
-confidential with ``lock_prefetch=True``, confidential without it) it measures, sequentially and with 8
-concurrent callers (threads; and tasks on one event loop, over the default client and over aiohttp), the
-latency of ``create`` and the time to the first item of ``create_stream``, then
-prints medians, p90s and the ratio of confidential medians to plaintext (target: at most 1.1x with prefetch).
+Usage: ``python benchmarks/case_prefetch.py [--quick | --smoke] [--rtt-ms 50] [--reps N]``. A local node
+runs in a child process (so its CPU time is not the client's) and delays every request by the RTT. For each
+mode (plaintext, confidential with ``lock_prefetch=True``, confidential without it) it measures, sequentially
+and with 8 concurrent callers (threads; and tasks on one event loop, over the default client and over
+aiohttp), the latency of ``create`` and the time to the first item of ``create_stream``. The modes run
+interleaved, in a rotating order, over several repetitions (a fresh SDK each), so that the load of a shared
+machine falls on all of them alike; it prints medians, p90s and, per metric, the median over repetitions of
+the paired ratio prefetch / plaintext (targets: at most 1.1x sequential, 1.15x with 8 concurrent).
 """
 
 from __future__ import annotations
@@ -111,14 +113,29 @@ async def one_call_async(sdk: Any, mode: Mode, model: str, *, stream: bool) -> f
     return time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """Samples per repetition: sequential calls, waves of CONCURRENCY calls, warm-up calls; repetitions."""
+
+    sequential: int
+    rounds: int
+    warmup: int
+    reps: int
+
+
+QUICK = Sizes(sequential=4, rounds=1, warmup=2, reps=5)
+FULL = Sizes(sequential=10, rounds=3, warmup=3, reps=7)
+SMOKE = Sizes(sequential=1, rounds=1, warmup=1, reps=2)
+
+
 def measure_async(
-    url: str, api_key: str, model: str, mode: Mode, *, quick: bool, backend: str
+    url: str, api_key: str, model: str, mode: Mode, *, sizes: Sizes, backend: str
 ) -> dict[str, list[float]]:
     """``latency`` / ``ttft`` of CONCURRENCY simultaneous tasks on one event loop (``backend``: the SDK's
     default httpx client, or ``aiohttp``: a DefaultAioHttpClient)."""
     from atoma_sdk import AtomaSDK, DefaultAioHttpClient
 
-    rounds, warmup = (2, 3) if quick else (8, 5)
+    rounds, warmup = sizes.rounds, sizes.warmup
 
     async def run() -> dict[str, list[float]]:
         results: dict[str, list[float]] = {}
@@ -140,10 +157,11 @@ def measure_async(
     return asyncio.run(run())
 
 
-def measure(url: str, api_key: str, model: str, mode: Mode, *, quick: bool) -> dict[str, list[float]]:
+def measure(url: str, api_key: str, model: str, mode: Mode, *, sizes: Sizes) -> dict[str, list[float]]:
+    """One repetition of one mode: every metric's samples (and the pool's counters with prefetch)."""
     from atoma_sdk import AtomaSDK
 
-    sequential_n, rounds, warmup = (8, 2, 3) if quick else (40, 8, 5)
+    sequential_n, rounds, warmup = sizes.sequential, sizes.rounds, sizes.warmup
     results: dict[str, list[float]] = {}
     with AtomaSDK(bearer_auth=api_key, server_url=url, lock_prefetch=mode.prefetch) as sdk:
         for stream in (False, True):
@@ -157,8 +175,29 @@ def measure(url: str, api_key: str, model: str, mode: Mode, *, quick: bool) -> d
         if mode.prefetch:
             results["_stats"] = [float(v) for v in sdk.lock_pool_stats().values()]
     for backend in ("default", "aiohttp"):
-        results.update(measure_async(url, api_key, model, mode, quick=quick, backend=backend))
+        results.update(measure_async(url, api_key, model, mode, sizes=sizes, backend=backend))
     return results
+
+
+def measure_all(url: str, api_key: str, model: str, sizes: Sizes) -> dict[str, Any]:
+    """All modes, interleaved over ``sizes.reps`` repetitions: ``{"table": {mode: {metric: samples}},
+    "ratios": {metric: [median prefetch / median plaintext, per repetition]}}``."""
+    table: dict[str, dict[str, list[float]]] = {m.name: {} for m in MODES}
+    ratios: dict[str, list[float]] = {}
+    for rep in range(sizes.reps):
+        order = MODES[rep % len(MODES):] + MODES[: rep % len(MODES)]
+        this = {m.name: measure(url, api_key, model, m, sizes=sizes) for m in order}
+        for name, results in this.items():
+            for metric, values in results.items():
+                if metric == "_stats":
+                    table[name][metric] = values  # counters of the last repetition
+                else:
+                    table[name].setdefault(metric, []).extend(values)
+        plain, prefetch = this[MODES[0].name], this[MODES[1].name]
+        for metric in (m for m in plain if not m.startswith("_")):
+            ratio = statistics.median(prefetch[metric]) / statistics.median(plain[metric])
+            ratios.setdefault(metric, []).append(ratio)
+    return {"table": table, "ratios": ratios}
 
 
 def p90(values: list[float]) -> float:
@@ -170,6 +209,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     parser.add_argument("--rtt-ms", type=float, default=50.0)
+    parser.add_argument("--smoke", action="store_true", help="tiny settings (the test suite)")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions (default: 5 quick, 7 full)")
     parser.add_argument("--json", action="store_true", help="raw samples as JSON (scripts/bench)")
     parser.add_argument("--serve-node", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,18 +228,21 @@ def main() -> None:
         assert child.stdout is not None
         info = json.loads(child.stdout.readline())
         url, key, model = info["url"], info["api_key"], info["model"]
-        table = {m.name: measure(url, key, model, m, quick=args.quick) for m in MODES}
+        sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
+        if args.reps is not None:
+            sizes = Sizes(sizes.sequential, sizes.rounds, sizes.warmup, args.reps)
+        out = measure_all(url, key, model, sizes)
     finally:
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=30)
     if args.json:
-        print(json.dumps(table))
+        print(json.dumps(out))
     else:
-        report(table, args.rtt_ms)
+        report(out["table"], out["ratios"], args.rtt_ms)
 
 
-def report(table: dict[str, dict[str, list[float]]], rtt_ms: float) -> None:
+def report(table: dict[str, dict[str, list[float]]], ratios: dict[str, list[float]], rtt_ms: float) -> None:
     base = table[MODES[0].name]
     metrics = [key for key in base if not key.startswith("_")]
     print(f"lock prefetch vs plaintext, simulated RTT {rtt_ms:g} ms (ms: median / p90; ratio of medians)")
@@ -210,6 +254,9 @@ def report(table: dict[str, dict[str, list[float]]], rtt_ms: float) -> None:
             ratio = med / statistics.median(base[metric])
             cells.append(f"{med * 1e3:7.1f} /{p90(results[metric]) * 1e3:6.1f} {ratio:5.2f}x")
         print(f"{name:<28}" + "".join(f"{cell:>24}" for cell in cells))
+    print("paired prefetch / plaintext, median over repetitions (min - max):")
+    for metric, values in ratios.items():
+        print(f"  {metric:<28} {statistics.median(values):5.2f}x ({min(values):.2f} - {max(values):.2f})")
     stats = table[MODES[1].name].get("_stats")
     if stats is not None:
         from atoma_sdk.confidential.lockpool import PoolStats

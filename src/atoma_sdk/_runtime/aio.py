@@ -7,6 +7,11 @@ does with responses (typed errors, content decoding by httpx, stream reading, ti
 ``follow_redirects=True`` and keeps no aiohttp cookie jar (httpx keeps the client's cookies, as with the
 default transport).
 
+Deadlines: httpcore's socket-level deadline backend (``deadline.py``) has no hold on aiohttp, so this
+transport enforces the attempt's deadline at the asyncio level instead: sending and receiving the head, and
+then each body chunk, wait at most the time left (:func:`deadline.remaining`, read when each starts); past it
+the request fails as ``httpx.ReadTimeout``, as on the default transport.
+
 Ownership: unlike any other client passed in, a ``DefaultAioHttpClient`` belongs to the SDK it is given to
 (``AtomaSDK(async_client=DefaultAioHttpClient())``): the SDK closes it with itself, and recreates one with the
 same settings after ``close()`` or in a forked child. Giving one instance to a second SDK is refused.
@@ -14,12 +19,15 @@ same settings after ``close()`` or in a forked child. Giving one instance to a s
 
 from __future__ import annotations
 
+import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from .. import errors
+from . import deadline
 from .config import default_limits, default_timeout
 
 if TYPE_CHECKING:
@@ -28,6 +36,46 @@ if TYPE_CHECKING:
 __all__ = ["DefaultAioHttpClient", "aiohttp_transport", "claim_for_sdk"]
 
 _INSTALL_HINT = 'DefaultAioHttpClient needs the aiohttp extra: pip install "atoma-sdk[aiohttp]"'
+_T = TypeVar("_T")
+
+
+async def _within_deadline(step: Awaitable[_T], request: httpx.Request) -> _T:
+    """Await ``step`` for at most the current deadline's time left (none: unbounded here)."""
+    import asyncio  # here, not at import time: importing the SDK loads no asyncio
+
+    left = deadline.remaining()
+    if left is None:
+        return await step
+    if left <= 0:
+        if asyncio.iscoroutine(step):
+            step.close()
+        raise httpx.ReadTimeout("deadline exceeded", request=request)
+    try:
+        if sys.version_info >= (3, 11):
+            async with asyncio.timeout(left):
+                return await step
+        return await asyncio.wait_for(step, left)
+    except asyncio.TimeoutError:
+        raise httpx.ReadTimeout("deadline exceeded", request=request) from None
+
+
+class _DeadlineStream(httpx.AsyncByteStream):
+    """A response body whose every chunk waits at most the deadline's time left."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request) -> None:
+        self._inner, self._request = inner, request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = self._inner.__aiter__()
+        while True:
+            try:
+                chunk = await _within_deadline(chunks.__anext__(), self._request)
+            except StopAsyncIteration:
+                return
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def aiohttp_transport(
@@ -58,6 +106,12 @@ def aiohttp_transport(
                 ssl=self.ssl_context,
             )
             return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await _within_deadline(super().handle_async_request(request), request)
+            if isinstance(response.stream, httpx.AsyncByteStream):
+                response.stream = _DeadlineStream(response.stream, request)
+            return response
 
     return _Transport(
         verify=verify,

@@ -11,16 +11,20 @@ A call that finds no ready lock while a prefetch is in flight (one nobody else w
 (at most :data:`WAIT_S`): that prefetch started earlier, so it lands sooner than a fresh lock would.
 
 Decisions live in :class:`LockPool` methods shared by both shells; only the refill I/O differs: sync
-calls refill in short-lived daemon threads, async calls in tasks on the running asyncio loop (threads when
-the loop is not asyncio). :meth:`LockPool.close` / :meth:`LockPool.aclose` stop and wait for both.
+calls refill on the pool's own daemon worker threads (kept between refills: starting a thread waits for it
+to run, which under a busy GIL put milliseconds on the calling request's path), async calls in tasks on the
+running asyncio loop (threads when the loop is not asyncio). :meth:`LockPool.close` / :meth:`LockPool.aclose`
+stop and wait for both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import queue
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -60,7 +64,62 @@ _LOCK_STATUSES: Final = frozenset({423, 425})
 _JOIN_TIMEOUT_S: Final = 5.0
 #: Longest wait for a prefetch in flight before locking afresh (seconds).
 WAIT_S: Final = 10.0
+#: A refill worker thread with no work for this long exits (seconds).
+WORKER_IDLE_S: Final = 30.0
 _lazy_guard = threading.Lock()
+
+
+class _Workers:
+    """Daemon threads that run sync refills: at most one per refill in flight, kept while work keeps coming
+    (an idle one exits after :data:`WORKER_IDLE_S`), so a refill is a queue put, not a thread start. A forked
+    child (which has none of the parent's threads) starts afresh."""
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._guard = threading.Lock()
+        self._idle = 0
+        self._threads: set[threading.Thread] = set()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if self._pid != os.getpid():
+            self.__init__()  # type: ignore[misc]
+        with self._guard:
+            self._jobs.put(job)
+            if self._idle:
+                self._idle -= 1  # a waiting worker takes it
+                return
+            thread = threading.Thread(target=self._run, name="atoma-lock-prefetch", daemon=True)
+            self._threads.add(thread)
+        thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    job = self._jobs.get(timeout=WORKER_IDLE_S)
+                except queue.Empty:
+                    with self._guard:
+                        if self._idle:  # nobody counts on this worker: leave
+                            self._idle -= 1
+                            return
+                    continue
+                if job is None:
+                    return
+                job()
+                with self._guard:
+                    self._idle += 1
+        finally:
+            with self._guard:
+                self._threads.discard(threading.current_thread())
+
+    def stop(self) -> list[threading.Thread]:
+        """Ask every worker to exit once its current refill is done; the threads to wait for."""
+        with self._guard:
+            threads = list(self._threads)
+            for _ in threads:
+                self._jobs.put(None)
+        return threads
 
 
 @dataclass(frozen=True)
@@ -216,7 +275,7 @@ class LockPool:
         self._guard = threading.RLock()
         self._slots: dict[PoolKey, _Slot] = {}
         self._stats = PoolStats()
-        self._threads: set[threading.Thread] = set()
+        self._workers = _Workers()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -391,17 +450,12 @@ class LockPool:
                 while slot.waiters:
                     slot.waiters.popleft().deliver(None)
 
-    # -- sync refill: a daemon thread per prefetch --
+    # -- sync refill: on the pool's worker threads --
 
     def refill(self, key: PoolKey, count: int) -> None:
-        """Start ``count`` prefetches in background threads."""
+        """Start ``count`` prefetches on background worker threads."""
         for _ in range(count):
-            thread = threading.Thread(
-                target=self._prefetch, args=(key,), name="atoma-lock-prefetch", daemon=True
-            )
-            with self._guard:
-                self._threads.add(thread)
-            thread.start()
+            self._workers.submit(lambda: self._prefetch(key))
 
     def _prefetch(self, key: PoolKey) -> None:
         generation, started = self._start(key)
@@ -413,8 +467,6 @@ class LockPool:
             self.lock_failed(key, prefetched=True)
         finally:
             more = self._landed(key, generation, started, lock)
-            with self._guard:
-                self._threads.discard(threading.current_thread())
         self.refill(key, more)
 
     # -- async refill: tasks on the running loop --
@@ -452,8 +504,9 @@ class LockPool:
     def close(self) -> None:
         """Stop prefetching, drop ready locks, cancel refill tasks and wait for refill threads."""
         self._drain()
+        threads = self._workers.stop()
         with self._guard:
-            tasks, threads = list(self._tasks), list(self._threads)
+            tasks = list(self._tasks)
         for task in tasks:
             _cancel(task)
         for thread in threads:
@@ -462,8 +515,9 @@ class LockPool:
     async def aclose(self) -> None:
         """Async :meth:`close`: refill tasks on this loop are cancelled and awaited."""
         self._drain()
+        threads = self._workers.stop()
         with self._guard:
-            tasks, threads = list(self._tasks), list(self._threads)
+            tasks = list(self._tasks)
         loop = asyncio.get_running_loop()
         mine = [task for task in tasks if task.get_loop() is loop]
         for task in tasks:

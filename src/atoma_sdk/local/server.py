@@ -207,14 +207,6 @@ class LocalNode:
         return f"LocalNode(url={url!r}, signer={self.signer_address!r})"
 
 
-class _Stopped(Exception):
-    """SIGTERM, re-raised by uvicorn after its graceful shutdown."""
-
-
-def _raise_stopped(signum: int, frame: object) -> None:
-    raise _Stopped
-
-
 def serve(
     config: NodeConfig | None = None,
     *,
@@ -224,20 +216,27 @@ def serve(
 ) -> None:
     """Serve in the main thread; ``on_ready(url, state)`` runs once the socket listens.
 
-    Ctrl-C or SIGTERM shut the server down gracefully and then make this function *return* (uvicorn
-    re-raises the signal after shutdown; it is absorbed here), so callers can exit with status 0.
+    Ctrl-C or SIGTERM shut the server down gracefully and then make this function *return*, so callers can
+    exit with status 0. The handlers are installed before ``on_ready`` announces the node: a signal that
+    arrives before uvicorn takes over its handling still stops the server (a KeyboardInterrupt raised there
+    could land in a weakref callback or the garbage collector, be ignored and leave the node running).
     """
     app = create_app(config)
     state: NodeState = app.state.node
     sock = _bind(host, port)
-    previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    server = _server(app, sock, _limits(state.config))
+
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server = _server(app, sock, _limits(state.config))
         if on_ready is not None:
             on_ready(_url(sock), state)
-        server.run(sockets=[sock])
-    except (KeyboardInterrupt, _Stopped):
+        server.run(sockets=[sock])  # uvicorn re-raises a captured signal afterwards: ``stop`` absorbs it
+    except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sock.close()
