@@ -7,7 +7,7 @@ does with responses (typed errors, content decoding by httpx, stream reading, ti
 ``follow_redirects=True`` and keeps no aiohttp cookie jar (httpx keeps the client's cookies, as with the
 default transport).
 
-Deadlines: httpcore's socket-level deadline backend (``deadline.py``) has no hold on aiohttp, so this
+Deadlines: httpcore's socket-level deadline backend (``netdeadline.py``) has no hold on aiohttp, so this
 transport enforces the attempt's deadline at the asyncio level instead: sending and receiving the head, and
 then each body chunk, wait at most the time left (:func:`deadline.remaining`, read when each starts); past it
 the request fails as ``httpx.ReadTimeout``, as on the default transport.

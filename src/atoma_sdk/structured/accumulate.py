@@ -39,7 +39,7 @@ class ChunkAccumulator:
         )
         texts = acc["texts"]
         for key in ("content", "refusal", "reasoning_content"):
-            piece = _text(getattr(delta, key, None))
+            piece = _text(_field(delta, key))
             if piece is not None:
                 texts.setdefault(key, []).append(piece)
         for call in _text_list(getattr(delta, "tool_calls", None)):
@@ -103,3 +103,14 @@ class ChunkAccumulator:
 
 def _text_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _field(obj: Any, name: str) -> Any:
+    """``getattr(obj, name, None)`` without pydantic's slow path for a name the model does not define."""
+    if hasattr(type(obj), "__pydantic_fields__"):
+        values = obj.__dict__
+        if name in values:
+            return values[name]
+        extra = obj.__pydantic_extra__
+        return extra.get(name) if extra else None
+    return getattr(obj, name, None)
