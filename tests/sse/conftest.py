@@ -107,7 +107,10 @@ class Server:
     def _serve(self, sock: socket.socket) -> None:
         with sock, sock.makefile("rb") as reader:
             while True:
-                request_line = reader.readline()
+                try:
+                    request_line = reader.readline()
+                except OSError:  # the client reset a kept-alive connection (e.g. after an idle timeout)
+                    return
                 if not request_line:
                     return
                 path = request_line.decode().split(" ")[1]
