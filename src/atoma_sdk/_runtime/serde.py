@@ -197,10 +197,16 @@ def _dumps(data: Any) -> bytes | None:
         return None
 
 
-# Tokens pydantic would turn into non-finite floats: NaN, (-)Infinity where a value starts, and exponents of
-# 3+ digits (1e999), which in JSON always follow a digit. Only a match pays for the exact check: ids such as
-# "chatcmpl-...e123" no longer do.
-_NON_FINITE = re.compile(rb"(?:^|[:,\[])\s*-?(?:NaN|Infinity)|[0-9][eE][+]?[0-9]{3}")
+# Exponents of 3+ digits (1e999), which in JSON always follow a digit: ids such as "chatcmpl-...e123" do not
+# match. With ``NaN`` / ``Infinity`` anywhere (two substring searches in C), they are what pydantic could turn
+# into non-finite floats; only a hit pays for the exact check. (One regex with the NaN/Infinity alternation
+# cost ~20 µs on a 500-byte answer; this ~4 µs.)
+_BIG_EXPONENT = re.compile(rb"[0-9][eE][+]?[0-9]{3}")
+
+
+def _maybe_non_finite(raw: bytes) -> bool:
+    """Whether ``raw`` may hold a non-finite number (a superset: the caller checks exactly)."""
+    return b"NaN" in raw or b"Infinity" in raw or _BIG_EXPONENT.search(raw) is not None
 
 
 def parse_json(model_name: str, content: bytes | str) -> Any:
@@ -211,7 +217,7 @@ def parse_json(model_name: str, content: bytes | str) -> Any:
     and numbers beyond a float.
     """
     raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
-    if _NON_FINITE.search(raw):
+    if _maybe_non_finite(raw):
         loads(raw)  # exact check (the pattern also matches inside strings); raises if really non-finite
     model = resolve(model_name)
     if isinstance(model, pydantic.TypeAdapter):
