@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_IN_FLIGHT",
     "ClientPool",
+    "build_request",
     "default_limits",
     "default_timeout",
     "owned_async_client",
@@ -76,6 +77,35 @@ def owned_client() -> httpx.Client:
 def owned_async_client() -> httpx.AsyncClient:
     """Async :func:`owned_client`."""
     return httpx.AsyncClient(timeout=default_timeout(), transport=owned_async_transport())
+
+
+def build_request(
+    client: httpx.Client | httpx.AsyncClient,
+    method: str,
+    url: httpx.URL,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: httpx.Timeout,
+) -> httpx.Request:
+    """``client.build_request(method, url, content=body, headers=headers, timeout=timeout)``, cheaper.
+
+    httpx merges the headers one by one (each a scan of the client's list, ~25 µs for the SDK's set); here
+    the client's headers that ``headers`` does not override come first, then ``headers``, as httpx orders
+    them. A client with cookies or query parameters, a relative URL or an overridden ``build_request`` takes
+    httpx's own path.
+    """
+    if (
+        type(client).build_request is not httpx.Client.build_request
+        or url.is_relative_url
+        or client.params
+        or client.cookies
+    ):
+        return client.build_request(method, url, content=body, headers=headers, timeout=timeout)
+    own = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]  # as httpx does
+    overridden = {name.lower() for name, _ in own}
+    merged = [(name, value) for name, value in client.headers.raw if name.lower() not in overridden]
+    merged.extend(own)
+    return httpx.Request(method, url, content=body, headers=merged, extensions={"timeout": timeout.as_dict()})
 
 
 def request_timeout(

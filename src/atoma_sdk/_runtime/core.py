@@ -18,7 +18,7 @@ from .. import errors
 from ..types import UNSET
 from . import deadline, redact
 from .bounded import ACCEPT_ENCODING, ERROR_BODY_LIMIT, aread_body, limit_for, read_body
-from .clients import ClientPool, request_timeout
+from .clients import ClientPool, build_request, request_timeout
 from .config import SDKConfig, check_headers
 from .hooks import HookContext, Hooks
 from .logs import RequestLog, current_attempt, resolve_logger
@@ -238,9 +238,9 @@ class Runtime:
             self.config.http_timeout or client.timeout, timeout_ms, stream=stream,
             idle_timeout_s=self.config.stream_idle_timeout_s,
         )
-        request = client.build_request(
-            op.method, self._url(base_url, op.path), content=body,
-            headers=self._headers(op, body, options, stream), timeout=timeout,
+        request = build_request(
+            client, op.method, self._url(base_url, op.path), body, self._headers(op, body, options, stream),
+            timeout,
         )
         return ctx, self.hooks.before_request(ctx, request)
 
