@@ -145,6 +145,30 @@ def _walk(value: Any, data: Any) -> None:
                 _walk(item, data[k])
 
 
+#: Bodies of requests whose arguments are all strings, ints, bools or None (e.g. a lock's): the same
+#: arguments validate and encode the same way, so they are validated once (floats are left out: -0.0 == 0.0).
+_flat_bodies: dict[tuple[Any, ...], bytes] = {}
+_FLAT = frozenset({str, int, bool, type(None)})
+
+
+def _flat_key(model: Any, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """A cache key of ``params`` for ``model`` (types included: 1 == True), or None if any value is nested."""
+    key: list[Any] = [model]
+    for name, value in params.items():
+        kind = type(value)
+        if kind in _FLAT:
+            key.append((name, kind, value))
+        elif not isinstance(value, Unset):
+            return None
+    return tuple(key)
+
+
+def _remember(key: tuple[Any, ...], body: bytes) -> None:
+    if len(_flat_bodies) >= 128:
+        _flat_bodies.clear()
+    _flat_bodies[key] = body
+
+
 def encode_request(
     model_name: str | None, params: Mapping[str, Any], extra_body: Mapping[str, Any] | None = None
 ) -> bytes | None:
@@ -157,6 +181,11 @@ def encode_request(
         data: dict[str, Any] = {}
     else:
         model = resolve(model_name)
+        key = None if extra_body else _flat_key(model, params)
+        if key is not None:
+            cached = _flat_bodies.get(key)
+            if cached is not None:
+                return cached
         # Failures are raised outside the handlers: the pydantic error (holding the caller's values,
         # e.g. a confidential prompt) must not stay in the typed error's __context__.
         failure: str | None = None
@@ -171,6 +200,8 @@ def encode_request(
                 if not extra_body:
                     body = _dumps(data)
                     if body is not None and b"null" not in body:
+                        if key is not None:
+                            _remember(key, body)
                         return body  # no None left anywhere: the deep walk would change nothing
                 _drop_non_nullable_none(instance, data)
         except pydantic.ValidationError as exc:
