@@ -62,6 +62,23 @@ def test_user_client_is_used_and_never_closed(server: Any) -> None:
     user.close()
 
 
+def test_user_client_headers_cookies_and_params_merge_as_httpx_does(server: Any) -> None:
+    """The SDK's own request building keeps httpx's merge: client headers it does not set, its own headers
+    over the client's (any case), and httpx's path for a client's cookies and query parameters."""
+    plain = httpx.Client(headers={"X-From-User": "yes", "accept": "text/plain", "user-agent": "theirs"})
+    with SDK(server_url=server.url, client=plain) as sdk:
+        sdk._runtime.call(CHAT, PARAMS)
+    first = server.seen[0].headers
+    assert first["x-from-user"] == "yes"
+    assert first["accept"] == "application/json" and first["user-agent"] != "theirs"
+    jarred = httpx.Client(cookies={"c": "1"}, params={"p": "2"})
+    with SDK(server_url=server.url, client=jarred) as sdk:
+        sdk._runtime.call(CHAT, PARAMS)
+    assert server.seen[1].headers["cookie"] == "c=1" and server.seen[1].path.endswith("?p=2")
+    plain.close()
+    jarred.close()
+
+
 def test_finalizer_closes_owned_client(server: Any) -> None:
     sdk = SDK(server_url=server.url)
     sdk._runtime.call(CHAT, PARAMS)
