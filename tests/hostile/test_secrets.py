@@ -66,6 +66,14 @@ def test_an_invalid_token_is_refused_before_sending_without_echo(server: Hostile
     assert server.seen == []
 
 
+def test_a_refused_user_header_leaves_the_token_in_no_sdk_frame(server: HostileServer, sdk: AtomaSDK) -> None:
+    with pytest.raises(errors.HeaderValidationError) as caught:
+        sdk.nodes.nodes_create_lock(model="m", http_headers={"X-Trace": "line\nbreak"})
+    assert "X-Trace" in str(caught.value)
+    assert_unreachable(caught.value, TOKEN)  # the bearer token, which the SDK itself holds
+    assert server.seen == []
+
+
 @pytest.mark.anyio
 async def test_an_invalid_user_header_is_refused_async(server: HostileServer, sdk: AtomaSDK) -> None:
     with pytest.raises(errors.HeaderValidationError) as caught:

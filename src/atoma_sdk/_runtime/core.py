@@ -247,6 +247,9 @@ class Runtime:
     def _headers(
         self, op: Operation[Any], body: bytes | None, options: RequestOptions, stream: bool
     ) -> dict[str, str]:
+        # Every part is checked on its own (the call's headers first, before this frame holds the token):
+        # the merged set needs no second pass.
+        extra = check_headers(options.http_headers, "http_headers") if options.http_headers else None
         head, tail = self._fixed_headers(stream, body is not None)
         token = self.config.token() if op.security else None
         if token:
@@ -256,14 +259,8 @@ class Runtime:
             headers = {**head, "Authorization": f"Bearer {token}", **tail}
         else:
             headers = {**head, **tail}
-        if options.http_headers:
-            headers.update(check_headers(options.http_headers, "http_headers"))
-            try:
-                redact.check_headers(headers)
-            except errors.HeaderValidationError as exc:
-                headers.clear()
-                token = None
-                raise exc from None
+        if extra:
+            headers.update(extra)
         return headers
 
     def _fixed_headers(self, stream: bool, has_body: bool) -> tuple[dict[str, str], dict[str, str]]:
