@@ -552,12 +552,10 @@ def _join(threads: list[threading.Thread]) -> None:
 
 def pool_for(runtime: Any) -> LockPool | None:
     """The SDK instance's pool (created on first use), or None when ``lock_prefetch`` is off."""
-    config = runtime.config
-    if not getattr(config, "lock_prefetch", False):
+    if not getattr(runtime.config, "lock_prefetch", False):
         return None
-    owner = getattr(config, "lock_pool_owner", None)
-    if owner is not None:  # a with_options copy shares its original's pool
-        return pool_for(owner)
+    runtime = _holder(runtime)
+    config = runtime.config
     pool = config.lock_pool
     if pool is None:
         with _lazy_guard:
@@ -571,6 +569,11 @@ def pool_for(runtime: Any) -> LockPool | None:
 def stats_dict(runtime: Any) -> Mapping[str, int]:
     """The counters of the pool ``runtime`` uses (its own, or its original's for a ``with_options`` copy);
     all zeros while there is none."""
-    owner = getattr(runtime.config, "lock_pool_owner", None)
-    pool = (owner if owner is not None else runtime).config.lock_pool
+    pool = _holder(runtime).config.lock_pool
     return (pool.stats() if isinstance(pool, LockPool) else PoolStats()).as_dict()
+
+
+def _holder(runtime: Any) -> Any:
+    """The runtime whose config holds the pool: ``runtime``, or its original for a ``with_options`` copy."""
+    owner = getattr(runtime.config, "lock_pool_owner", None)
+    return runtime if owner is None else owner
