@@ -122,3 +122,4 @@ def test_import_atoma_sdk_stays_lazy() -> None:
         "assert not any(m.startswith('atoma_sdk._runtime') for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+

@@ -220,6 +220,45 @@ def _store(response: httpx.Response, body: bytes) -> bytes:
     return body
 
 
+class _Collector:
+    """The decoded body of one response, gathered under a :class:`BodyBudget` (shared by the sync and async
+    readers). An unencoded body keeps its chunks as they arrive and is joined once."""
+
+    __slots__ = ("budget", "pieces", "plain")
+
+    def __init__(self, response: httpx.Response, limit: int, what: str, truncate: bool) -> None:
+        self.budget = BodyBudget(response.headers, limit, response, what, truncate=truncate)
+        self.plain = self.budget._inflater is None
+        self.pieces: list[bytes] = []
+
+    def add(self, response: httpx.Response, raw: bytes) -> bool:
+        """Take one raw chunk; False once the (truncated) body is full."""
+        _past_deadline(response)
+        budget = self.budget
+        if self.plain:
+            if raw:
+                self.pieces.append(budget._count(raw))
+        else:
+            self.pieces.extend(budget.feed(raw))
+        return not budget.full
+
+    def finish(self) -> bytes:
+        if not self.plain:
+            self.pieces.extend(self.budget.finish())
+        return b"".join(self.pieces)
+
+
+def _preread_body(response: httpx.Response, limit: int, what: str, truncate: bool) -> bytes | None:
+    """The body of a response read before the SDK saw it (already decoded), held to ``limit``."""
+    done = preread(response)
+    if done is None:
+        return None
+    if len(done) <= limit:
+        return done
+    budget = BodyBudget({}, limit, response, what, truncate=truncate)
+    return _store(response, budget._count(done))
+
+
 def read_body(
     response: httpx.Response, limit: int, what: str = "response body", *, truncate: bool = False
 ) -> bytes:
@@ -228,21 +267,18 @@ def read_body(
     Over the cap: :class:`~atoma_sdk.errors.ResponseTooLargeError`, or with ``truncate`` the first ``limit``
     bytes (error bodies: the error keeps its status).
     """
-    body = bytearray()
     try:
-        budget = BodyBudget(raw_headers(response), limit, response, what, truncate=truncate)
-        for raw in raw_chunks(response):
-            _past_deadline(response)
-            for piece in budget.feed(raw):
-                body += piece
-            if budget.full:
+        done = _preread_body(response, limit, what, truncate)
+        if done is not None:
+            return done
+        collector = _Collector(response, limit, what, truncate)
+        for raw in response.iter_raw():
+            if not collector.add(response, raw):
                 break
-        else:
-            for piece in budget.finish():
-                body += piece
+        body = collector.finish() if not collector.budget.full else b"".join(collector.pieces)
     finally:
         response.close()
-    return _store(response, bytes(body))
+    return _store(response, body)
 
 
 def raw_chunks(response: httpx.Response) -> Iterator[bytes]:
@@ -264,22 +300,18 @@ async def aread_body(
     response: httpx.Response, limit: int, what: str = "response body", *, truncate: bool = False
 ) -> bytes:
     """Async :func:`read_body`."""
-    body = bytearray()
     try:
-        budget = BodyBudget(raw_headers(response), limit, response, what, truncate=truncate)
-        async for raw in araw_chunks(response):
-            _past_deadline(response)
-            for piece in budget.feed(raw):
-                body += piece
-            if budget.full:
+        done = _preread_body(response, limit, what, truncate)
+        if done is not None:
+            return done
+        collector = _Collector(response, limit, what, truncate)
+        async for raw in response.aiter_raw():
+            if not collector.add(response, raw):
                 break
-        else:
-            for piece in budget.finish():
-                body += piece
+        body = collector.finish() if not collector.budget.full else b"".join(collector.pieces)
     finally:
         await response.aclose()
-    return _store(response, bytes(body))
-
+    return _store(response, body)
 
 
 def limit_for(operation_id: str, overrides: Mapping[str, int] | None, *, stream: bool = False) -> int:

@@ -11,30 +11,37 @@ transport is made); body readers also check it between chunks, which is all a cl
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 __all__ = ["remaining", "scope"]
 
 _DEADLINE: ContextVar[float | None] = ContextVar("atoma_sdk_deadline", default=None)
 
 
-@contextlib.contextmanager
-def scope(seconds: float | None) -> Iterator[None]:
+class scope:  # lower case: used like the function it was, ``with deadline.scope(seconds):``
     """Run the block under a deadline ``seconds`` from now (None: no new deadline); an outer earlier
-    deadline stays in force."""
-    if seconds is None:
-        yield
-        return
-    when = time.monotonic() + seconds
-    outer = _DEADLINE.get()
-    token = _DEADLINE.set(when if outer is None else min(outer, when))
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
+    deadline stays in force. (A class, not a generator: entered on every attempt, it must cost little.)"""
+
+    __slots__ = ("_seconds", "_token")
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._token: Token[float | None] | None = None
+
+    def __enter__(self) -> None:
+        seconds = self._seconds
+        if seconds is None:
+            return
+        when = time.monotonic() + seconds
+        outer = _DEADLINE.get()
+        self._token = _DEADLINE.set(when if outer is None else min(outer, when))
+
+    def __exit__(self, *exc_info: object) -> None:
+        token = self._token
+        if token is not None:
+            self._token = None
+            _DEADLINE.reset(token)
 
 
 def remaining() -> float | None:
