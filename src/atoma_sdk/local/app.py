@@ -77,14 +77,6 @@ def _bearer_ok(request: Request, token: str) -> bool:
     return header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode())
 
 
-def _path(request: Request) -> str:
-    """The request's path. For every route, the same as ``request.url.path``, which escapes only ``?``,
-    ``#`` and ``\\`` (none can be in a path a route matched) but parses the Host header and builds a URL
-    for it: a tenth of the node's CPU per request."""
-    path: str = request.scope["path"]
-    return path
-
-
 def _uint_or_none(value: Any) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0)
 
@@ -104,7 +96,7 @@ class _Node:
             if faults.rtt_ms:
                 await anyio.sleep(faults.rtt_ms / 1000.0)
             return error_response(401), FaultPlan()
-        plan = faults.take_request(_path(request))
+        plan = faults.take_request(request.url.path)
         if plan.delay:
             await anyio.sleep(plan.delay)
         if plan.fail is not None:
@@ -189,7 +181,7 @@ class _Node:
         ):
             return error_response(425)
         streamed = outer.get("stream") is True and op.chunks is not None
-        self.state.faults.take_response(_path(request), streamed=streamed, plan=plan)
+        self.state.faults.take_response(request.url.path, streamed=streamed, plan=plan)
         if plan.rotate_key:
             self.state.rotate_key()
         if plan.reflect:

@@ -14,11 +14,10 @@ the routes cannot parse into 4xx answers in the proxy's JSON error shape (never 
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -115,7 +114,11 @@ class RequestLimits:
             nonlocal seen, done
             if done:  # the body is complete: later calls wait for a disconnect, unbounded
                 return await receive()
-            message = await _within(receive(), self.body_timeout)
+            try:
+                with anyio.fail_after(self.body_timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_size:
@@ -124,19 +127,6 @@ class RequestLimits:
             return message
 
         return bounded_receive
-
-
-async def _within(step: Awaitable[Message], seconds: float) -> Message:
-    """``await step`` for at most ``seconds`` (:class:`BodyTimeout` past it). asyncio's own timeout: the node
-    always runs on asyncio (uvicorn ``loop="asyncio"``), and anyio's cancel scope cost several times more
-    per request."""
-    try:
-        if sys.version_info >= (3, 11):
-            async with asyncio.timeout(seconds):
-                return await step
-        return await asyncio.wait_for(step, seconds)
-    except asyncio.TimeoutError:  # TimeoutError itself from 3.11 on
-        raise BodyTimeout from None
 
 
 async def _too_large(_: Request, __: Exception) -> Response:
