@@ -501,12 +501,14 @@ def case_backends(ctx: Context) -> CaseResult:
     sides = [side for side in sides if side[1] is not None]
     rate: dict[tuple[str, int], Series] = {}
     cpu: dict[tuple[str, int], Series] = {}
+    node_cpu: dict[tuple[str, int], Series] = {}
     errors: dict[str, int] = {}
     runs = []
     for label, worker, kind, backend in sides:
         for level in levels:
             rate[label, level] = Series(f"{label}, {level} concurrent", "calls/s")
             cpu[label, level] = _us(f"client CPU per call: {label}, {level} concurrent")
+            node_cpu[label, level] = _us(f"node CPU per call: {label}, {level} concurrent")
 
             def measure(
                 label: str = label,
@@ -516,9 +518,12 @@ def case_backends(ctx: Context) -> CaseResult:
                 level: int = level,
             ) -> float:
                 calls = max(s.backend_calls, 2 * level)
+                node_before = ctx.node.cpu_seconds()
                 out = worker.call(
                     "async_scale", level=level, calls=calls, kind=kind, backend=backend, **ctx.target
                 )
+                # The node also served the warm-up round (one call per lane).
+                node_cpu[label, level].values.append((ctx.node.cpu_seconds() - node_before) / (calls + level))
                 cpu[label, level].values.append(out["cpu_per_call"])
                 errors[label] = errors.get(label, 0) + out["errors"]
                 return float(out["calls_per_s"])
@@ -526,7 +531,12 @@ def case_backends(ctx: Context) -> CaseResult:
             runs.append((rate[label, level], measure))
     interleave(s.reps, runs)
     result = CaseResult("9", "Async backends and openai-python (local node, separate process)")
-    result.series += [*rate.values(), *(cpu[k] for k in cpu if k[1] in (levels[0], levels[-1]))]
+    confidential = [label for label, _, kind, _ in sides if kind == "confidential"]
+    result.series += [
+        *rate.values(),
+        *(cpu[k] for k in cpu if k[1] in (levels[0], levels[-1]) or k[0] in confidential),
+        *(node_cpu[k] for k in node_cpu if k[0] in confidential),
+    ]
     first, concurrent = levels[0], levels[1:]
     for label in ("atoma-sdk confidential, default", "atoma-sdk confidential, aiohttp"):
         ratios = [
@@ -561,6 +571,7 @@ def case_backends(ctx: Context) -> CaseResult:
             )
     total = sum(errors.values())
     result.targets.append(Target("errors on every side", total, 0, shown=str(total)))
+    result.notes.append(_bound_note(confidential, levels, rate, cpu, node_cpu))
     if ctx.openai is not None:
         versions = ctx.openai.call("version")
         result.notes.append(
@@ -573,6 +584,35 @@ def case_backends(ctx: Context) -> CaseResult:
         "same repetition) and the client CPU per call, not absolute calls/s across runs."
     )
     return result
+
+
+def _bound_note(
+    labels: list[str],
+    levels: tuple[int, ...],
+    rate: dict[tuple[str, int], Series],
+    cpu: dict[tuple[str, int], Series],
+    node_cpu: dict[tuple[str, int], Series],
+) -> str:
+    """Which side bounds the confidential rows at the top level, from the medians of this run: a call costs
+    client CPU + node CPU (+ loopback hops) in series at 1 concurrent; at the top level the client's one event
+    loop can do at most 1 / (client CPU per call) calls/s, the node likewise, and both share 2 cores."""
+    first, top = levels[0], levels[-1]
+    parts = []
+    for label in labels:
+        client, node = cpu[label, top].median, node_cpu[label, top].median
+        client1, node1 = cpu[label, first].median, node_cpu[label, first].median
+        serial = 1 / rate[label, first].median
+        side = "the client" if client >= node else "the node"
+        parts.append(
+            f"{label}: at {first} concurrent a call took {serial * 1e3:.2f} ms "
+            f"(client CPU {client1 * 1e3:.2f} + node CPU {node1 * 1e3:.2f} ms); at {top} concurrent "
+            f"client {client * 1e3:.2f} ms vs node {node * 1e3:.2f} ms of CPU per call, "
+            f"so {side} bounds it: at most {1 / max(client, node):,.0f} calls/s with a core to itself "
+            f"({serial / max(client, node):.2f}x the sequential rate), {2 / (client + node):,.0f} calls/s if "
+            f"both shared the 2 cores alone ({serial * 2 / (client + node):.2f}x); measured "
+            f"{rate[label, top].median:,.0f} calls/s"
+        )
+    return "Bottleneck (medians of this run): " + "; ".join(parts) + "."
 
 
 CASES: dict[str, Callable[[Context], CaseResult]] = {
