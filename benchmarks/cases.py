@@ -607,10 +607,10 @@ def _bound_note(
             f"{label}: at {first} concurrent a call took {serial * 1e3:.2f} ms "
             f"(client CPU {client1 * 1e3:.2f} + node CPU {node1 * 1e3:.2f} ms); at {top} concurrent "
             f"client {client * 1e3:.2f} ms vs node {node * 1e3:.2f} ms of CPU per call, "
-            f"so {side} bounds it: at most {1 / max(client, node):,.0f} calls/s with a core to itself "
-            f"({serial / max(client, node):.2f}x the sequential rate), {2 / (client + node):,.0f} calls/s if "
-            f"both shared the 2 cores alone ({serial * 2 / (client + node):.2f}x); measured "
-            f"{rate[label, top].median:,.0f} calls/s"
+            f"so {side} bounds it: one event loop runs at most {1 / max(client, node):,.0f} calls/s even "
+            f"with a core to itself ({serial / max(client, node):.2f}x the sequential rate; the 2 cores "
+            f"together would allow {2 / (client + node):,.0f}); measured {rate[label, top].median:,.0f} "
+            f"calls/s ({rate[label, top].median * serial:.2f}x), the rest of the cores going to other work"
         )
     return "Bottleneck (medians of this run): " + "; ".join(parts) + "."
 
