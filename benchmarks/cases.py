@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -470,9 +469,10 @@ def case_prefetch(ctx: Context) -> CaseResult:
             if not metric.startswith("_"):
                 result.series.append(Series(f"{mode}: {metric}", "ms", values, scale=1e3))
     for metric in (m for m in plain if not m.startswith("_")):
-        ratio = statistics.median(ratios[metric])  # paired per repetition
+        paired = Ratio(f"prefetch / plaintext, {metric}", ratios[metric])  # paired per repetition
+        result.ratios.append(paired)
         limit = 1.15 if "x8" in metric else 1.1  # issue 16 (8 concurrent) / issue 10 (sequential)
-        result.targets.append(Target(f"prefetch / plaintext, {metric} <= {limit:g}x", ratio, limit))
+        result.targets.append(Target(f"prefetch / plaintext, {metric} <= {limit:g}x", paired.median, limit))
     result.notes.append(
         "Run by benchmarks/case_prefetch.py; the node delays every request by 50 ms. x8: 8 threads released "
         "together; x8 async: 8 tasks on one event loop, over the default client or a DefaultAioHttpClient. "
@@ -501,12 +501,14 @@ def case_backends(ctx: Context) -> CaseResult:
     sides = [side for side in sides if side[1] is not None]
     rate: dict[tuple[str, int], Series] = {}
     cpu: dict[tuple[str, int], Series] = {}
+    node_cpu: dict[tuple[str, int], Series] = {}
     errors: dict[str, int] = {}
     runs = []
     for label, worker, kind, backend in sides:
         for level in levels:
             rate[label, level] = Series(f"{label}, {level} concurrent", "calls/s")
             cpu[label, level] = _us(f"client CPU per call: {label}, {level} concurrent")
+            node_cpu[label, level] = _us(f"node CPU per call: {label}, {level} concurrent")
 
             def measure(
                 label: str = label,
@@ -516,9 +518,12 @@ def case_backends(ctx: Context) -> CaseResult:
                 level: int = level,
             ) -> float:
                 calls = max(s.backend_calls, 2 * level)
+                node_before = ctx.node.cpu_seconds()
                 out = worker.call(
                     "async_scale", level=level, calls=calls, kind=kind, backend=backend, **ctx.target
                 )
+                # The node also served the warm-up round (one call per lane).
+                node_cpu[label, level].values.append((ctx.node.cpu_seconds() - node_before) / (calls + level))
                 cpu[label, level].values.append(out["cpu_per_call"])
                 errors[label] = errors.get(label, 0) + out["errors"]
                 return float(out["calls_per_s"])
@@ -526,7 +531,12 @@ def case_backends(ctx: Context) -> CaseResult:
             runs.append((rate[label, level], measure))
     interleave(s.reps, runs)
     result = CaseResult("9", "Async backends and openai-python (local node, separate process)")
-    result.series += [*rate.values(), *(cpu[k] for k in cpu if k[1] in (levels[0], levels[-1]))]
+    confidential = [label for label, _, kind, _ in sides if kind == "confidential"]
+    result.series += [
+        *rate.values(),
+        *(cpu[k] for k in cpu if k[1] in (levels[0], levels[-1]) or k[0] in confidential),
+        *(node_cpu[k] for k in node_cpu if k[0] in confidential),
+    ]
     first, concurrent = levels[0], levels[1:]
     for label in ("atoma-sdk confidential, default", "atoma-sdk confidential, aiohttp"):
         ratios = [
@@ -561,6 +571,7 @@ def case_backends(ctx: Context) -> CaseResult:
             )
     total = sum(errors.values())
     result.targets.append(Target("errors on every side", total, 0, shown=str(total)))
+    result.notes.append(_bound_note(confidential, levels, rate, cpu, node_cpu))
     if ctx.openai is not None:
         versions = ctx.openai.call("version")
         result.notes.append(
@@ -573,6 +584,35 @@ def case_backends(ctx: Context) -> CaseResult:
         "same repetition) and the client CPU per call, not absolute calls/s across runs."
     )
     return result
+
+
+def _bound_note(
+    labels: list[str],
+    levels: tuple[int, ...],
+    rate: dict[tuple[str, int], Series],
+    cpu: dict[tuple[str, int], Series],
+    node_cpu: dict[tuple[str, int], Series],
+) -> str:
+    """Which side bounds the confidential rows at the top level, from the medians of this run: a call costs
+    client CPU + node CPU (+ loopback hops) in series at 1 concurrent; at the top level the client's one event
+    loop can do at most 1 / (client CPU per call) calls/s, the node likewise, and both share 2 cores."""
+    first, top = levels[0], levels[-1]
+    parts = []
+    for label in labels:
+        client, node = cpu[label, top].median, node_cpu[label, top].median
+        client1, node1 = cpu[label, first].median, node_cpu[label, first].median
+        serial = 1 / rate[label, first].median
+        side = "the client" if client >= node else "the node"
+        parts.append(
+            f"{label}: at {first} concurrent a call took {serial * 1e3:.2f} ms "
+            f"(client CPU {client1 * 1e3:.2f} + node CPU {node1 * 1e3:.2f} ms); at {top} concurrent "
+            f"client {client * 1e3:.2f} ms vs node {node * 1e3:.2f} ms of CPU per call, "
+            f"so {side} bounds it: one event loop runs at most {1 / max(client, node):,.0f} calls/s even "
+            f"with a core to itself ({serial / max(client, node):.2f}x the sequential rate; the 2 cores "
+            f"together would allow {2 / (client + node):,.0f}); measured {rate[label, top].median:,.0f} "
+            f"calls/s ({rate[label, top].median * serial:.2f}x), the rest of the cores going to other work"
+        )
+    return "Bottleneck (medians of this run): " + "; ".join(parts) + "."
 
 
 CASES: dict[str, Callable[[Context], CaseResult]] = {

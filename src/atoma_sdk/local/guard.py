@@ -124,6 +124,43 @@ class ConnectionGuard:
         return ranked[:n]
 
 
+class _CoalescingTransport:
+    """A connection's transport whose writes made in one event-loop step leave together.
+
+    uvicorn writes a response's head and its body separately: two ``send`` calls and two TCP segments per
+    response, so the client wakes up twice. Real nodes (Rust, hyper) send an assembled response in one.
+    Same bytes in the same order; ``close`` and ``abort`` first hand over what is pending (as the plain
+    transport, which sends each write at once, would already have done). Everything else is the transport's.
+    """
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        self._transport: Any = transport
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending and not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._flush()
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class _GuardMixin(asyncio.Protocol):
     """Timers and phase tracking on top of uvicorn's HTTP protocol (h11 or httptools)."""
 
@@ -133,7 +170,7 @@ class _GuardMixin(asyncio.Protocol):
     _timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
+        super().connection_made(_CoalescingTransport(transport))  # type: ignore[arg-type]
         self.guard.register(self)
         self._arm(self.guard.limits.idle_timeout)
 
