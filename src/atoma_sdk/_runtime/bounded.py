@@ -32,6 +32,7 @@ __all__ = [
     "raw_chunks",
     "limit_for",
     "read_body",
+    "release",
 ]
 
 KiB = 1024
@@ -215,6 +216,16 @@ def _past_deadline(response: httpx.Response) -> None:
         raise httpx.ReadTimeout("deadline exceeded", request=response.request)
 
 
+#: The ``stream`` of a response once closed: httpx's wrapper of the live stream points back at the response,
+#: a reference cycle that only the garbage collector frees (~80 objects per response).
+_RELEASED = httpx.ByteStream(b"")
+
+
+def release(response: httpx.Response) -> None:
+    """Unbind a closed response from its stream, so that reference counting frees both."""
+    response.stream = _RELEASED
+
+
 def _store(response: httpx.Response, body: bytes) -> bytes:
     response._content = body  # what ``response.read()`` would have set: ``.content`` / ``.text`` work
     return body
@@ -278,6 +289,7 @@ def read_body(
         body = collector.finish() if not collector.budget.full else b"".join(collector.pieces)
     finally:
         response.close()
+        release(response)
     return _store(response, body)
 
 
@@ -311,6 +323,7 @@ async def aread_body(
         body = collector.finish() if not collector.budget.full else b"".join(collector.pieces)
     finally:
         await response.aclose()
+        release(response)
     return _store(response, body)
 
 

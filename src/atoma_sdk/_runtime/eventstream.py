@@ -24,7 +24,7 @@ from ..errors import (
     ResponseValidationError,
     error_for_status,
 )
-from .bounded import DEFAULT_STREAM_LIMIT, BodyBudget, araw_chunks, raw_chunks, raw_headers
+from .bounded import DEFAULT_STREAM_LIMIT, BodyBudget, araw_chunks, raw_chunks, raw_headers, release
 from .jsonsafe import loads
 from .sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 
@@ -181,12 +181,14 @@ class _Closer:
             self.closed = True
             with contextlib.suppress(httpx.HTTPError, OSError):  # a broken connection is discarded anyway
                 self.response.close()
+            release(self.response)
 
     async def aclose(self) -> None:
         if not self.closed:
             self.closed = True
             with contextlib.suppress(httpx.HTTPError, OSError):
                 await self.response.aclose()
+            release(self.response)
 
 
 def _iterate(
