@@ -160,3 +160,37 @@ async def test_user_async_client_is_never_closed(server: Any) -> None:
         assert not user.is_closed
         with pytest.raises(errors.ClientClosedError):
             await sdk._runtime.call_async(CHAT, PARAMS)
+
+
+@pytest.mark.parametrize("client_headers", [{}, {"X-A": "1", "accept": "text/plain"}, {"user-agent": "u"}])
+@pytest.mark.parametrize("method", ["POST", "GET", "PUT", "DELETE"])
+@pytest.mark.parametrize("body", [None, b"", b'{"a":1}'])
+@pytest.mark.parametrize("url", ["http://h:8080/v1/x", "https://h/v1/y?q=1", "http://127.0.0.1/p"])
+def test_sdk_built_requests_equal_httpx_built_ones(
+    client_headers: dict[str, str], method: str, body: bytes | None, url: str
+) -> None:
+    """Same header list in the same order (Host first, the length last or second), body, URL, timeout."""
+    from atoma_sdk._runtime.clients import build_request
+
+    timeout = httpx.Timeout(5.0)
+    own = {"User-Agent": "sdk", "Accept": "application/json", "Authorization": "Bearer k"}
+    if body is not None:
+        own["Content-Type"] = "application/json"
+    with httpx.Client(headers=client_headers) as client:
+        ours = build_request(client, method, httpx.URL(url), body, own, timeout)
+        theirs = client.build_request(method, httpx.URL(url), content=body, headers=own, timeout=timeout)
+    assert ours.headers.raw == theirs.headers.raw
+    assert (ours.method, ours.url, ours.content, ours.extensions) == (
+        theirs.method, theirs.url, theirs.content, theirs.extensions
+    )
+    assert type(ours.stream) is type(theirs.stream)
+
+
+def test_a_client_host_or_length_header_takes_httpx_path() -> None:
+    from atoma_sdk._runtime.clients import build_request
+
+    timeout = httpx.Timeout(5.0)
+    with httpx.Client(headers={"Host": "elsewhere"}) as client:
+        ours = build_request(client, "POST", httpx.URL("http://h/x"), b"{}", {"Accept": "a"}, timeout)
+        theirs = client.build_request("POST", httpx.URL("http://h/x"), content=b"{}", headers={"Accept": "a"})
+    assert ours.headers.raw == theirs.headers.raw and ours.headers["host"] == "elsewhere"

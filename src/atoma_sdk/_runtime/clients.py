@@ -79,6 +79,11 @@ def owned_async_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=default_timeout(), transport=owned_async_transport())
 
 
+#: Header names whose presence changes what httpx adds itself (a client setting one takes httpx's path).
+_HTTPX_MANAGED = frozenset({b"host", b"content-length", b"transfer-encoding"})
+_BODYLESS = (b"Content-Length", b"0")
+
+
 def build_request(
     client: httpx.Client | httpx.AsyncClient,
     method: str,
@@ -89,10 +94,12 @@ def build_request(
 ) -> httpx.Request:
     """``client.build_request(method, url, content=body, headers=headers, timeout=timeout)``, cheaper.
 
-    httpx merges the headers one by one (each a scan of the client's list, ~25 µs for the SDK's set); here
-    the client's headers that ``headers`` does not override come first, then ``headers``, as httpx orders
-    them. A client with cookies or query parameters, a relative URL or an overridden ``build_request`` takes
-    httpx's own path.
+    httpx merges the headers one by one and then adds ``Host`` and ``Content-Length`` with a lookup each
+    (every lookup a scan of the list; ~50 µs in all). Here the list is built once in httpx's order: ``Host``,
+    the client's headers that ``headers`` does not override, ``headers``, ``Content-Length`` (``0`` second
+    for an empty POST/PUT/PATCH, as httpx does), and the request is made from its byte stream. A client
+    with cookies or query parameters, its own ``Host`` / length headers, a relative URL or an overridden
+    ``build_request`` takes httpx's own path.
     """
     if (
         type(client).build_request is not httpx.Client.build_request
@@ -103,9 +110,29 @@ def build_request(
         return client.build_request(method, url, content=body, headers=headers, timeout=timeout)
     own = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]  # as httpx does
     overridden = {name.lower() for name, _ in own}
-    merged = [(name, value) for name, value in client.headers.raw if name.lower() not in overridden]
+    merged: list[tuple[bytes, bytes]] = [(b"Host", url.netloc)]
+    for name, value in client.headers.raw:
+        lowered = name.lower()
+        if lowered in _HTTPX_MANAGED:
+            return client.build_request(method, url, content=body, headers=headers, timeout=timeout)
+        if lowered not in overridden:
+            merged.append((name, value))
+    if not overridden.isdisjoint(_HTTPX_MANAGED):
+        return client.build_request(method, url, content=body, headers=headers, timeout=timeout)
     merged.extend(own)
-    return httpx.Request(method, url, content=body, headers=merged, extensions={"timeout": timeout.as_dict()})
+    if body:
+        merged.append((b"Content-Length", str(len(body)).encode("ascii")))
+    elif method.upper() in ("POST", "PUT", "PATCH"):
+        merged.insert(1, _BODYLESS)
+    request = httpx.Request(
+        method,
+        url,
+        headers=merged,
+        stream=httpx.ByteStream(body if body is not None else b""),
+        extensions={"timeout": timeout.as_dict()},
+    )
+    request.read()  # ``request.content``, as a request built from ``content=`` has it
+    return request
 
 
 def request_timeout(
