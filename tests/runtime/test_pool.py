@@ -105,7 +105,10 @@ def test_assignment_invariants_on_random_pool_states(spec: dict[str, Any]) -> No
         closing = pool._assign_requests_to_connections()
         kept = pool._connections
         closed_ids = {id(c) for c in closing}
-        assert not any(c.is_closed() for c in kept)
+        # Closed connections are dropped on a sweep, or before the pool makes room (they take none).
+        live = [c for c in kept if not c.is_closed()]
+        if spec["sweep"] or spec["keep"] < spec["max"]:
+            assert live == kept
         assert not closed_ids & {id(c) for c in kept}
         # Never closes a connection a request holds or was given.
         assert not closed_ids & {id(r.connection) for r in pool._requests if r.connection is not None}
@@ -121,8 +124,8 @@ def test_assignment_invariants_on_random_pool_states(spec: dict[str, Any]) -> No
         # A request still waits only when the pool is full and no free idle connection is left.
         if any(r.is_queued() for r in pool._requests):
             reserved = {id(c) for c in newly}
-            free = [c for c in kept if c.is_idle() and id(c) not in reserved]
-            assert len(kept) >= spec["max"] and not free
+            free = [c for c in live if c.is_idle() and id(c) not in reserved]
+            assert len(live) >= spec["max"] and not free
 
 
 def test_a_connection_the_server_closed_is_not_reused(server: Any) -> None:

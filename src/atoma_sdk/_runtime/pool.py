@@ -66,11 +66,8 @@ def supported(version: str | None = None) -> bool:
     return parsed is not None and low <= parsed <= high
 
 
-def _clean(pool: Any, reserved: set[int], now: float) -> list[Any]:
+def _clean(pool: Any, reserved: set[int], sweep: bool) -> list[Any]:
     """Drop closed connections; close expired ones (on a sweep) and surplus idle ones; keep reserved ones."""
-    sweep = now >= getattr(pool, "_atoma_next_sweep", 0.0)
-    if sweep:
-        pool._atoma_next_sweep = now + SWEEP_INTERVAL_S
     closing: list[Any] = []
     kept: list[Any] = []
     # httpcore compares the number of connections still in the pool (not the idle ones) with the keep-alive
@@ -95,19 +92,36 @@ def _clean(pool: Any, reserved: set[int], now: float) -> list[Any]:
 def assign_linear(pool: Any) -> list[Any]:
     """Assign queued requests to connections in O(connections + requests); return the connections to close.
 
-    Called with the pool's lock held, where httpcore calls ``_assign_requests_to_connections``.
+    Called with the pool's lock held, where httpcore calls ``_assign_requests_to_connections``. When every
+    connection may stay alive (the SDK's limits), a pass with nothing waiting and no sweep due returns at
+    once, and closed connections are dropped on a sweep or before the pool makes room (they are never
+    handed out: they are neither idle nor available).
     """
-    reserved = {id(r.connection) for r in pool._requests if r.connection is not None}
-    closing = _clean(pool, reserved, time.monotonic())
+    now = time.monotonic()
+    sweep = now >= getattr(pool, "_atoma_next_sweep", 0.0)
+    if sweep:
+        pool._atoma_next_sweep = now + SWEEP_INTERVAL_S
     queued = [request for request in pool._requests if request.is_queued()]
+    keep_all = pool._max_keepalive_connections >= pool._max_connections
+    if not queued and not sweep and keep_all:
+        return []
+    reserved = {id(r.connection) for r in pool._requests if r.connection is not None}
+    cleaned = sweep or not keep_all
+    closing = _clean(pool, reserved, sweep) if cleaned else []
     if not queued:
         return closing
     connections: list[Any] = pool._connections
     free_idle = [c for c in connections if c.is_idle() and id(c) not in reserved]  # oldest first
     for pool_request in queued:
         origin = pool_request.request.url.origin
-        connection = _reuse(connections, free_idle, reserved, origin, closing)
+        candidates = connections if pool._http2 else free_idle
+        connection = _reuse(candidates, connections, free_idle, reserved, origin, closing)
         if connection is None:
+            if len(connections) >= pool._max_connections and not cleaned:
+                closing += _clean(pool, reserved, sweep=False)  # closed ones take no room
+                cleaned = True
+                left = {id(c) for c in connections}
+                free_idle[:] = [c for c in free_idle if id(c) in left]
             if len(connections) >= pool._max_connections:
                 if not free_idle:
                     if pool._http2:
@@ -127,11 +141,17 @@ def assign_linear(pool: Any) -> list[Any]:
 
 
 def _reuse(
-    connections: list[Any], free_idle: list[Any], reserved: set[int], origin: Any, closing: list[Any]
+    candidates: list[Any],
+    connections: list[Any],
+    free_idle: list[Any],
+    reserved: set[int],
+    origin: Any,
+    closing: list[Any],
 ) -> Any:
-    """The first connection that can take a request to ``origin`` now: an unreserved idle one that passes
-    its expiry probe, or a busy one that multiplexes (HTTP/2). Expired ones found on the way are closed."""
-    for connection in list(connections):
+    """The first of ``candidates`` that can take a request to ``origin`` now: an unreserved idle one that
+    passes its expiry probe, or a busy one that multiplexes (HTTP/2; an HTTP/1.1 pool's candidates are its
+    free idle connections). Expired ones found on the way are closed."""
+    for connection in list(candidates):
         if not connection.can_handle_request(origin) or not connection.is_available():
             continue
         if not connection.is_idle():
