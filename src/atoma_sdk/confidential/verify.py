@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 
 from .._runtime.jsonsafe import loads
-from .._runtime.serde import describe_validation_error, parse_json
+from .._runtime.serde import describe_validation_error, parse_json, resolve
 from .._runtime.warn import warn
 from ..errors import (
     IntegrityError,
@@ -92,14 +92,19 @@ class AnswerVerifier:
             self.receipt.signer_address = signer.address
             self.receipt.signature_scheme = signer.scheme
             self.receipt.signer_pinned = None if pinned is None else True
-        elif signer != self.signer:
+        elif signer is not self.signer and signer != self.signer:  # the checker hands back its cached signer
             raise SignatureError("the answers of one request are signed by different keys")
 
-    def parse(self, model_name: str, plaintext: bytes, *, wrap: bool = False) -> Any:
-        """Validate decrypted JSON with a model (``wrap``: as ``{"data": ...}``); IntegrityError if not."""
-        content = b'{"data":' + plaintext + b"}" if wrap else plaintext
+    def parse(self, model_name: str, plaintext: bytes, *, item: str | None = None) -> Any:
+        """Validate decrypted JSON with a model; IntegrityError if it does not match.
+
+        ``item``: the stream item model the value is then wrapped in (as ``{"data": value}``). Validating
+        the chunk alone and wrapping the model is cheaper than validating ``{"data": ...}`` from JSON: the
+        item's before-validator would make pydantic build the whole chunk as Python data first.
+        """
         try:
-            return parse_json(model_name, content)
+            value = parse_json(model_name, plaintext)
+            return value if item is None else resolve(item).model_validate({"data": value})
         except pydantic.ValidationError as exc:
             detail = describe_validation_error(exc)
         except MalformedResponseError as exc:  # NaN, Infinity, a number beyond a float
@@ -166,8 +171,8 @@ class StreamVerifier:
         plaintext = self.verifier.open(envelope)
         self._track_nonce(envelope["nonce"])
         flow = self.verifier.flow
-        assert flow.stream_item is not None
-        item = self.verifier.parse(flow.stream_item, plaintext, wrap=True)
+        assert flow.stream_item is not None and flow.stream_chunk is not None
+        item = self.verifier.parse(flow.stream_chunk, plaintext, item=flow.stream_item)
         chunk = item.data
         self.verifier.check_identity(chunk, flow.chunk_object)
         self._check_same_stream(chunk)
