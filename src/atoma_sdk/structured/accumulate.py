@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["ChunkAccumulator"]
@@ -37,15 +38,16 @@ class ChunkAccumulator:
         if acc is None:
             acc = {"index": index, "texts": {}, "finish_reason": None, "logprobs": None}
             self._choices[index] = acc
-        texts = acc["texts"]
-        *pieces, calls = _fields(delta)
-        for key, piece in zip(_TEXT_KEYS, pieces, strict=True):
-            if isinstance(piece, str):
-                parts = texts.get(key)
-                if parts is None:
-                    texts[key] = [piece]
-                else:
-                    parts.append(piece)
+        texts: dict[str, list[str]] = acc["texts"]
+        get = _getter(delta)
+        content, refusal, reasoning = get("content"), get("refusal"), get("reasoning_content")
+        if isinstance(content, str):
+            _append(texts, "content", content)
+        if isinstance(refusal, str):
+            _append(texts, "refusal", refusal)
+        if isinstance(reasoning, str):
+            _append(texts, "reasoning_content", reasoning)
+        calls = get("tool_calls")
         if isinstance(calls, list) and calls:
             self._add_calls(index, calls)
         reason = getattr(choice, "finish_reason", None)
@@ -109,15 +111,19 @@ class ChunkAccumulator:
         return result
 
 
-_TEXT_KEYS = ("content", "refusal", "reasoning_content")
-_DELTA_KEYS = (*_TEXT_KEYS, "tool_calls")
+def _append(texts: dict[str, list[str]], key: str, piece: str) -> None:
+    parts = texts.get(key)
+    if parts is None:
+        texts[key] = [piece]
+    else:
+        parts.append(piece)
 
 
-def _fields(delta: Any) -> list[Any]:
-    """The delta's text pieces and tool calls (None when absent), read without pydantic's slow path for a
+def _getter(delta: Any) -> Callable[[str], Any]:
+    """Reads a delta's fields and extra keys by name (None when absent), without pydantic's slow path for a
     name the model does not define (``getattr`` of a missing attribute costs ~3 us)."""
     if hasattr(type(delta), "__pydantic_fields__"):
-        values = delta.__dict__
-        extra = delta.__pydantic_extra__ or {}
-        return [values[key] if key in values else extra.get(key) for key in _DELTA_KEYS]
-    return [getattr(delta, key, None) for key in _DELTA_KEYS]
+        extra = delta.__pydantic_extra__
+        values: dict[str, Any] = delta.__dict__
+        return ({**extra, **values} if extra else values).get
+    return lambda key: getattr(delta, key, None)
