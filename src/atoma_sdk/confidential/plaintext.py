@@ -67,15 +67,19 @@ def randomise(body: bytes) -> bytes:
     """``body`` (JSON) with :func:`noise` spread over its start, first structural positions and end."""
     fill = noise()
     sites = _sites(body)
-    share, extra = divmod(len(fill), len(sites))
-    view = memoryview(body)  # slices without copies (joining large bytes slices is much slower)
+    share, extra = divmod(len(fill), len(sites))  # the first `extra` sites take one symbol more
+    # Large bodies are sliced without copies (joining large bytes slices is much slower).
+    view: bytes | memoryview = memoryview(body) if len(body) > SCAN_BYTES else body
     parts: list[bytes | memoryview] = []
+    append = parts.append
     previous = used = 0
-    for index, site in enumerate(sites):
-        take = share + (1 if index < extra else 0)
-        parts += (view[previous:site], fill[used : used + take])
-        previous, used = site, used + take
-    parts.append(view[previous:])
+    for site in sites:  # the last site is the end of the body
+        take = share + 1 if extra > 0 else share
+        extra -= 1
+        append(view[previous:site])
+        append(fill[used : used + take])
+        previous = site
+        used += take
     return b"".join(parts)
 
 
