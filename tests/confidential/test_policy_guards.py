@@ -112,3 +112,19 @@ def test_once_counts_only_shown_warnings() -> None:
         once.warn("k", "second try", python="py", cli="cli")
         once.warn("k", "third try", python="py", cli="cli")
     assert [str(w.message) for w in caught] == ["second try (py)"]
+
+
+def test_once_applies_filters_that_name_the_callers_module_or_line() -> None:
+    once = Once()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=ConfidentialityWarning, module="elsewhere")
+        warnings.filterwarnings("ignore", category=ConfidentialityWarning, lineno=1)
+        once.warn("a", "not this module", python="py", cli="cli")  # neither filter matches this call
+        warnings.filterwarnings("ignore", category=ConfidentialityWarning, module=__name__)
+        once.warn("b", "this module", python="py", cli="cli")  # ignored: "b" keeps its turn
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        once.warn("b", "this module again", python="py", cli="cli")
+    assert [str(w.message) for w in caught] == ["not this module (py)", "this module again (py)"]
+    assert all(w.filename == __file__ for w in caught)

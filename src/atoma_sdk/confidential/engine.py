@@ -107,9 +107,17 @@ class ConfidentialCall:
         self.attempts = 0
         #: Lock prefetch (None when off): the first attempt may use a pooled lock of exactly this size.
         self.pool = pool_for(runtime)
-        self.pool_key = PoolKey.for_call(model, self.units, options)
+        self._pool_key: PoolKey | None = None
         self._ticket: Ticket | None = None
         self._locked = False
+
+    @property
+    def pool_key(self) -> PoolKey:
+        """The pool key of this call (made on first use: only a call with a pool needs it)."""
+        key = self._pool_key
+        if key is None:
+            key = self._pool_key = PoolKey.for_call(self.model, self.units, self.options)
+        return key
 
     # -- shared steps --
 

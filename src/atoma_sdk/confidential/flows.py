@@ -25,6 +25,8 @@ class Flow:
     chunk_object: str | None
     #: Whether ``num_compute_units`` (and the lock's ``max_num_tokens``) are sent at all.
     sized: bool = True
+    #: The model of one decrypted chunk: the ``data`` of ``stream_item`` (validated alone, then wrapped).
+    stream_chunk: str | None = None
 
     def compute_units(self, params: Mapping[str, Any], explicit: int | None) -> int | None:
         """Units to lock and to declare: equal on both, so the proxy leaks no difference."""
@@ -57,6 +59,7 @@ FLOWS: Final[dict[str, Flow]] = {
         "ChatCompletionStreamResponse",
         "chat.completion",
         "chat.completion.chunk",
+        stream_chunk="ChatCompletionChunk",
     ),
     "completions": Flow(
         "completions",
@@ -66,6 +69,7 @@ FLOWS: Final[dict[str, Flow]] = {
         "CompletionsStreamResponse",
         "text_completion",
         "text_completion",
+        stream_chunk="CompletionsStreamChunk",
     ),
     "embeddings": Flow(
         "embeddings",

@@ -2,14 +2,18 @@
 
 Like urllib3's warning for unverified TLS, a weakened :class:`VerificationPolicy` warns once per SDK instance.
 "Once" means once *seen*: a warning that the active ``warnings`` filters ignored (a ``catch_warnings`` block
-in a test, say) does not use up the scope's turn, so a later call still warns.
+in a test, say) does not use up the scope's turn, so a later call still warns. Such a warning is not issued at
+all (the filters would drop it), and the caller's line is only looked up when a matching filter names a module
+or a line: a filtered warning costs a scan of the filters per call, not a walk of the stack.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from .._runtime.warn import caller_location, warn
@@ -37,9 +41,9 @@ class Once:
         with self._lock:
             if key in self._shown:
                 return
-            module, lineno = caller_location()
-            if not _ignored(ConfidentialityWarning, f"{text} ({python})", module, lineno):
-                self._shown.add(key)
+            if _ignored(ConfidentialityWarning, f"{text} ({python})", caller_location):
+                return  # the filters drop it: nothing to issue, and the scope keeps its turn
+            self._shown.add(key)
         warn(text, ConfidentialityWarning, python=python, cli=cli)
 
     def reset(self) -> None:
@@ -70,14 +74,26 @@ def warn_weakened(runtime: Any, policy: VerificationPolicy) -> None:
         )
 
 
-def _ignored(category: type[Warning], message: str, module: str, lineno: int) -> bool:
-    """Whether the active filters would ignore this warning (the first matching filter decides)."""
+def _ignored(category: type[Warning], message: str, where: Callable[[], tuple[str, int]]) -> bool:
+    """Whether the active filters would ignore this warning (the first matching filter decides, as in
+    ``warnings``); ``where()`` gives the caller's module and line, asked only if a filter depends on them."""
+    location: tuple[str, int] | None = None
     for action, text, filtered, modules, line in warnings.filters:
-        if (
-            (text is None or text.match(message))
-            and issubclass(category, filtered)
-            and (modules is None or modules.match(module))
-            and line in (0, lineno)
-        ):
-            return bool(action == "ignore")
+        if not (_matched(text, message) and issubclass(category, filtered)):
+            continue
+        if modules is not None or line:
+            if location is None:
+                location = where()
+            if not (_matched(modules, location[0]) and line in (0, location[1])):
+                continue
+        return bool(action == "ignore")
     return False
+
+
+def _matched(pattern: re.Pattern[str] | str | None, value: str) -> bool:
+    """A filter field's match as ``warnings`` does it: None matches all, a plain string only itself."""
+    if pattern is None:
+        return True
+    if isinstance(pattern, str):
+        return pattern == value
+    return pattern.match(value) is not None

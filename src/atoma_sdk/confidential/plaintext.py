@@ -38,8 +38,8 @@ MAX_SITES: Final = 32
 PadTo = int | Callable[[int], int]
 
 _SYMBOLS: Final = b" \t\n\r"
-_NOISE_BYTES: Final = NOISE_BITS // 8
-_TABLE: Final = tuple(bytes(_SYMBOLS[(b >> shift) & 3] for shift in (0, 2, 4, 6)) for b in range(256))
+#: One random byte per symbol, of which the low 2 bits pick it (a uniform byte makes them uniform).
+_SYMBOL_OF: Final = bytes(_SYMBOLS[b & 3] for b in range(256))
 #: Only this many leading bytes are scanned, so the cost does not grow with the prompt.
 SCAN_BYTES: Final = 4096
 # A JSON string (closed, or cut off by the end of the scanned prefix), or a structural byte after which
@@ -49,7 +49,7 @@ _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[{\[,:]', re.DO
 
 def noise() -> bytes:
     """:data:`NOISE_BITS` uniformly random bits as JSON whitespace (four symbols, 2 bits each)."""
-    return b"".join(_TABLE[b] for b in secrets.token_bytes(_NOISE_BYTES))
+    return secrets.token_bytes(NOISE_BITS // 2).translate(_SYMBOL_OF)  # one C call (~2 us -> ~1 us)
 
 
 def _sites(body: bytes) -> list[int]:
@@ -67,15 +67,19 @@ def randomise(body: bytes) -> bytes:
     """``body`` (JSON) with :func:`noise` spread over its start, first structural positions and end."""
     fill = noise()
     sites = _sites(body)
-    share, extra = divmod(len(fill), len(sites))
-    view = memoryview(body)  # slices without copies (joining large bytes slices is much slower)
+    share, extra = divmod(len(fill), len(sites))  # the first `extra` sites take one symbol more
+    # Large bodies are sliced without copies (joining large bytes slices is much slower).
+    view: bytes | memoryview = memoryview(body) if len(body) > SCAN_BYTES else body
     parts: list[bytes | memoryview] = []
+    append = parts.append
     previous = used = 0
-    for index, site in enumerate(sites):
-        take = share + (1 if index < extra else 0)
-        parts += (view[previous:site], fill[used : used + take])
-        previous, used = site, used + take
-    parts.append(view[previous:])
+    for site in sites:  # the last site is the end of the body
+        take = share + 1 if extra > 0 else share
+        extra -= 1
+        append(view[previous:site])
+        append(fill[used : used + take])
+        previous = site
+        used += take
     return b"".join(parts)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 
 from .._runtime.jsonsafe import loads
-from .._runtime.serde import describe_validation_error, parse_json
+from .._runtime.serde import describe_validation_error, parse_json, resolve
 from .._runtime.warn import warn
 from ..errors import (
     IntegrityError,
@@ -22,6 +22,7 @@ from ..errors import (
     SignatureError,
     StreamTruncatedError,
 )
+from ..types import Unset
 from . import sui
 from .envelope import HASH_LEN, ClientSession, b64d, body_hash
 from .flows import Flow
@@ -92,14 +93,22 @@ class AnswerVerifier:
             self.receipt.signer_address = signer.address
             self.receipt.signature_scheme = signer.scheme
             self.receipt.signer_pinned = None if pinned is None else True
-        elif signer != self.signer:
+        elif signer is not self.signer and signer != self.signer:  # the checker hands back its cached signer
             raise SignatureError("the answers of one request are signed by different keys")
 
-    def parse(self, model_name: str, plaintext: bytes, *, wrap: bool = False) -> Any:
-        """Validate decrypted JSON with a model (``wrap``: as ``{"data": ...}``); IntegrityError if not."""
-        content = b'{"data":' + plaintext + b"}" if wrap else plaintext
+    def parse(self, model_name: str, plaintext: bytes, *, item: str | None = None) -> Any:
+        """Validate decrypted JSON with a model; IntegrityError if it does not match.
+
+        ``item``: the stream item model the value is then wrapped in (as ``{"data": value}``). Validating
+        the chunk alone and wrapping the model is cheaper than validating ``{"data": ...}`` from JSON: the
+        item's before-validator would make pydantic build the whole chunk as Python data first.
+        """
         try:
-            return parse_json(model_name, content)
+            value = parse_json(model_name, plaintext)
+            if item is None:
+                return value
+            # The item's own validator (``model_validate`` adds a Python layer of keyword checks).
+            return resolve(item).__pydantic_validator__.validate_python({"data": value})
         except pydantic.ValidationError as exc:
             detail = describe_validation_error(exc)
         except MalformedResponseError as exc:  # NaN, Infinity, a number beyond a float
@@ -163,28 +172,31 @@ class StreamVerifier:
             raise IntegrityError("a stream event is not JSON") from None
         if not isinstance(envelope, dict):
             raise IntegrityError("a stream event is not a JSON object")
-        plaintext = self.verifier.open(envelope)
+        verifier = self.verifier
+        plaintext = verifier.open(envelope)
         self._track_nonce(envelope["nonce"])
-        flow = self.verifier.flow
-        assert flow.stream_item is not None
-        item = self.verifier.parse(flow.stream_item, plaintext, wrap=True)
+        flow = verifier.flow
+        assert flow.stream_item is not None and flow.stream_chunk is not None
+        item = verifier.parse(flow.stream_chunk, plaintext, item=flow.stream_item)
         chunk = item.data
-        self.verifier.check_identity(chunk, flow.chunk_object)
+        verifier.check_identity(chunk, flow.chunk_object)
         self._check_same_stream(chunk)
-        self.receipt.chunks += 1
+        receipt = self.receipt
+        receipt.chunks += 1
         usage = getattr(chunk, "usage", None)
-        if usage is not None:
+        if usage is not None and not isinstance(usage, Unset):  # a chunk without the key carries no usage
             self.usage = usage
-            self.receipt.completion_tokens = getattr(usage, "completion_tokens", None)
-        choices = chunk.choices or []
-        for choice in choices:
-            index = int(getattr(choice, "index", 0) or 0)
-            finished = getattr(choice, "finish_reason", None) is not None
-            self._finished[index] = self._finished.get(index, False) or finished
-            if carries_tokens(choice):
-                self._count(index)
+            receipt.completion_tokens = getattr(usage, "completion_tokens", None)
+        choices = chunk.choices
         if not choices:
             return None
+        finished = self._finished
+        for choice in choices:
+            index = int(getattr(choice, "index", 0) or 0)
+            reason = getattr(choice, "finish_reason", None)  # null, or no key at all, does not end a choice
+            finished[index] = finished.get(index, False) or isinstance(reason, str)
+            if carries_tokens(choice):
+                self._count(index)
         return item
 
     def _count(self, index: int) -> None:

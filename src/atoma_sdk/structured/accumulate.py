@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["ChunkAccumulator"]
@@ -25,24 +26,36 @@ class ChunkAccumulator:
         if not self._head:
             self._head = {"id": chunk.id, "created": chunk.created, "model": chunk.model}
         usage = getattr(chunk, "usage", None)
-        if hasattr(usage, "model_dump"):
+        if usage is not None and hasattr(usage, "model_dump"):
             self._usage = usage
-        for choice in getattr(chunk, "choices", None) or []:
+        for choice in getattr(chunk, "choices", None) or ():
             delta = getattr(choice, "delta", None)
-            if delta is None:
-                continue
-            self._add_choice(int(choice.index), choice, delta)
+            if delta is not None:
+                self._add_choice(int(choice.index), choice, delta)
 
     def _add_choice(self, index: int, choice: Any, delta: Any) -> None:
-        acc = self._choices.setdefault(
-            index, {"index": index, "texts": {}, "finish_reason": None, "logprobs": None}
-        )
-        texts = acc["texts"]
-        for key in ("content", "refusal", "reasoning_content"):
-            piece = _text(_field(delta, key))
-            if piece is not None:
-                texts.setdefault(key, []).append(piece)
-        for call in _text_list(getattr(delta, "tool_calls", None)):
+        acc = self._choices.get(index)
+        if acc is None:
+            acc = {"index": index, "texts": {}, "finish_reason": None, "logprobs": None}
+            self._choices[index] = acc
+        texts: dict[str, list[str]] = acc["texts"]
+        get = _getter(delta)
+        content, refusal, reasoning = get("content"), get("refusal"), get("reasoning_content")
+        if isinstance(content, str):
+            _append(texts, "content", content)
+        if isinstance(refusal, str):
+            _append(texts, "refusal", refusal)
+        if isinstance(reasoning, str):
+            _append(texts, "reasoning_content", reasoning)
+        calls = get("tool_calls")
+        if isinstance(calls, list) and calls:
+            self._add_calls(index, calls)
+        reason = getattr(choice, "finish_reason", None)
+        if isinstance(reason, str):
+            acc["finish_reason"] = reason
+
+    def _add_calls(self, index: int, calls: list[Any]) -> None:
+        for call in calls:
             slot = self._calls.setdefault(index, {}).setdefault(
                 int(call.index), {"id": "", "type": "function", "name": [], "arguments": []}
             )
@@ -53,9 +66,6 @@ class ChunkAccumulator:
             function = getattr(call, "function", None)
             slot["name"].append(_text(getattr(function, "name", None)) or "")
             slot["arguments"].append(_text(getattr(function, "arguments", None)) or "")
-        reason = _text(getattr(choice, "finish_reason", None))
-        if reason is not None:
-            acc["finish_reason"] = reason
 
     def data(self) -> dict[str, Any]:
         """The accumulated ``chat.completion`` as JSON data."""
@@ -101,16 +111,19 @@ class ChunkAccumulator:
         return result
 
 
-def _text_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+def _append(texts: dict[str, list[str]], key: str, piece: str) -> None:
+    parts = texts.get(key)
+    if parts is None:
+        texts[key] = [piece]
+    else:
+        parts.append(piece)
 
 
-def _field(obj: Any, name: str) -> Any:
-    """``getattr(obj, name, None)`` without pydantic's slow path for a name the model does not define."""
-    if hasattr(type(obj), "__pydantic_fields__"):
-        values = obj.__dict__
-        if name in values:
-            return values[name]
-        extra = obj.__pydantic_extra__
-        return extra.get(name) if extra else None
-    return getattr(obj, name, None)
+def _getter(delta: Any) -> Callable[[str], Any]:
+    """Reads a delta's fields and extra keys by name (None when absent), without pydantic's slow path for a
+    name the model does not define (``getattr`` of a missing attribute costs ~3 us)."""
+    if hasattr(type(delta), "__pydantic_fields__"):
+        extra = delta.__pydantic_extra__
+        values: dict[str, Any] = delta.__dict__
+        return ({**extra, **values} if extra else values).get
+    return lambda key: getattr(delta, key, None)
