@@ -172,3 +172,29 @@ def test_property_attestation_sources(data: bytes) -> None:
 def test_property_openai_request_bodies(data: bytes) -> None:
     with contextlib.suppress(_request.Refusal):
         _request._json_object(data)
+
+
+_NUMBER = st.from_regex(rb"\A-?(0|[1-9][0-9]{0,2})(\.[0-9]{1,3})?([eE][+-]?[0-9]{1,4})?\Z") | st.builds(
+    lambda n: b"1" * n + b".0", st.integers(300, 420)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_NUMBER, min_size=1, max_size=4), st.sampled_from([b",", b", ", b",\n"]))
+def test_property_a_non_finite_number_never_reaches_a_model(numbers: list[bytes], sep: bytes) -> None:
+    """Every body holding a number a parser reads as inf is caught by the pre-check of ``parse_json`` and
+    refused, typed, by the exact check it then runs."""
+    import json
+    import math
+
+    body = b'{"id":"chatcmpl-2e269","values":[' + sep.join(numbers) + b"]}"
+    if all(math.isfinite(v) for v in json.loads(body)["values"]):
+        return
+    assert serde._maybe_non_finite(body)
+    with pytest.raises(errors.MalformedResponseError):
+        loads(body)
+
+
+def test_hex_ids_do_not_trigger_the_exact_check() -> None:
+    assert not serde._maybe_non_finite(b'{"id":"chatcmpl-ab2e269f","v":1e5,"w":2.5e-300}')
+    assert serde._maybe_non_finite(b'{"id":"x","v": 2.5e300}')  # a finite hit: the exact check decides

@@ -171,7 +171,13 @@ class BodyBudget:
             f"the {self.what} is larger than its cap of {self.limit} bytes", self.response, limit=self.limit
         )
 
-    def _count(self, piece: bytes) -> bytes:
+    @property
+    def plain(self) -> bool:
+        """Whether the body is unencoded: each raw chunk is a decoded piece (pass it to :meth:`count`)."""
+        return self._inflater is None
+
+    def count(self, piece: bytes) -> bytes:
+        """Count one decoded piece against the cap (over it: raise, or with ``truncate`` cut it)."""
         self.total += len(piece)
         if self.total > self.limit:
             if not self.truncate:
@@ -184,16 +190,16 @@ class BodyBudget:
         """The decoded bytes of one raw chunk, in bounded pieces."""
         if self._inflater is None:
             if raw:
-                yield self._count(raw)
+                yield self.count(raw)
             return
         for piece in self._inflater.feed(raw):
-            yield self._count(piece)
+            yield self.count(piece)
 
     def finish(self) -> Iterator[bytes]:
         """Whatever the decoder still holds at the end of the body."""
         if self._inflater is not None:
             for piece in self._inflater.finish():
-                yield self._count(piece)
+                yield self.count(piece)
 
 
 def preread(response: httpx.Response) -> bytes | None:
@@ -239,7 +245,7 @@ class _Collector:
 
     def __init__(self, response: httpx.Response, limit: int, what: str, truncate: bool) -> None:
         self.budget = BodyBudget(response.headers, limit, response, what, truncate=truncate)
-        self.plain = self.budget._inflater is None
+        self.plain = self.budget.plain
         self.pieces: list[bytes] = []
 
     def add(self, response: httpx.Response, raw: bytes) -> bool:
@@ -248,7 +254,7 @@ class _Collector:
         budget = self.budget
         if self.plain:
             if raw:
-                self.pieces.append(budget._count(raw))
+                self.pieces.append(budget.count(raw))
         else:
             self.pieces.extend(budget.feed(raw))
         return not budget.full
@@ -267,7 +273,7 @@ def _preread_body(response: httpx.Response, limit: int, what: str, truncate: boo
     if len(done) <= limit:
         return done
     budget = BodyBudget({}, limit, response, what, truncate=truncate)
-    return _store(response, budget._count(done))
+    return _store(response, budget.count(done))
 
 
 def read_body(

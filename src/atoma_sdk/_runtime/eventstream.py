@@ -98,12 +98,17 @@ class _StreamCore(Generic[T]):
         self.budget: BodyBudget | None = None  # made on the first chunk: a bad encoding fails in iteration
         self._max_total = max_total_bytes
 
-    def raw(self, chunk: bytes) -> Iterator[T]:
+    def raw(self, chunk: bytes) -> Iterable[T]:
         """One raw (possibly compressed) body chunk: decoded under the stream's byte cap, then fed."""
         budget = self.budget
         if budget is None:
             headers = raw_headers(self.response)
             budget = self.budget = BodyBudget(headers, self._max_total, self.response, "stream")
+        if budget.plain:  # unencoded: the chunk is the decoded piece (most streams; no generator per chunk)
+            return self.feed(budget.count(chunk)) if chunk else ()
+        return self._inflated(budget, chunk)
+
+    def _inflated(self, budget: BodyBudget, chunk: bytes) -> Iterator[T]:
         for piece in budget.feed(chunk):
             yield from self.feed(piece)
 
