@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -256,14 +255,15 @@ def _dumps(data: Any) -> bytes | None:
 
 
 # Exponents of 3+ digits (1e999) are what pydantic could turn into non-finite floats, with ``NaN`` /
-# ``Infinity``; only a hit pays for the exact check. Every digit becomes 0 and E becomes e in one C pass, so
-# ``[0-9][eE][+]?[0-9]{3}`` is two substring searches (~1-2 µs on a 500-byte answer; a regex over the whole
-# body cost ~5 µs). A hit is then looked at as a number token (after ``:``, ``,``, ``[``, a space or the
-# start), so that hex ids such as ``"chatcmpl-...2e269..."`` (about a quarter of uuid4 ids) do not cost a
-# second parse of every event.
+# ``Infinity`` and literals of 309+ digits; only a hit pays for the exact check. Every digit becomes 0 and E
+# becomes e in one C pass, so ``[0-9][eE][+]?[0-9]{3}`` is a substring search (~1-2 µs on a 500-byte answer;
+# a regex over the body cost ~5 µs). A hit counts only as a number token (its digits, ``.`` and ``-``
+# preceded by ``:``, ``,``, ``[``, whitespace or the start), so hex ids such as ``"chatcmpl-...2e269..."``
+# (about a quarter of uuid4 ids) do not cost a second parse of every event.
 _FOLD_NUMBERS = bytes.maketrans(b"123456789E", b"000000000e")
 _LONG_DIGITS = b"0" * 309
-_BIG_EXPONENT_NUMBER = re.compile(rb"(?:^|[\s,:\[])-?[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{3}")
+_IN_NUMBER = frozenset(b"0.-")
+_BEFORE_NUMBER = frozenset(b" \t\n\r,:[")
 
 
 def _maybe_non_finite(raw: bytes) -> bool:
@@ -273,9 +273,16 @@ def _maybe_non_finite(raw: bytes) -> bool:
     folded = raw.translate(_FOLD_NUMBERS)
     if _LONG_DIGITS in folded:  # 309+ digits in a row: beyond a float without any exponent
         return True
-    if b"0e000" not in folded and b"0e+000" not in folded:
-        return False
-    return _BIG_EXPONENT_NUMBER.search(raw) is not None
+    for exponent in (b"0e000", b"0e+000"):
+        at = folded.find(exponent)
+        while at >= 0:
+            start = at
+            while start > 0 and folded[start - 1] in _IN_NUMBER:
+                start -= 1
+            if start == 0 or folded[start - 1] in _BEFORE_NUMBER:
+                return True
+            at = folded.find(exponent, at + 1)
+    return False
 
 
 def parse_json(model_name: str, content: bytes | str) -> Any:
