@@ -214,7 +214,9 @@ def _busy_connections(client: httpx.Client) -> int:
     pool: Any = getattr(client._transport, "_pool", None)
     if pool is None:
         return 0
-    return sum(1 for connection in pool.connections if not connection.is_idle())
+    # In use: neither idle nor closed (a closed one holds no socket; the SDK's pool drops it from its
+    # list on its next sweep or when it needs the room).
+    return sum(1 for c in pool.connections if not c.is_idle() and not c.is_closed())
 
 
 def memory(args: Mapping[str, Any]) -> dict[str, Any]:
