@@ -34,6 +34,7 @@ import httpx
 
 from .. import errors
 from . import deadline
+from .bounded import check_deadline
 from .config import default_limits, default_timeout
 
 if TYPE_CHECKING:
@@ -63,12 +64,6 @@ async def _within_deadline(step: Awaitable[_T], request: httpx.Request) -> _T:
         return await asyncio.wait_for(step, left)
     except asyncio.TimeoutError:
         raise httpx.ReadTimeout("deadline exceeded", request=request) from None
-
-
-def _expired(request: httpx.Request) -> None:
-    left = deadline.remaining()
-    if left is not None and left <= 0:
-        raise httpx.ReadTimeout("deadline exceeded", request=request)
 
 
 class _DeadlineStream(httpx.AsyncByteStream):
@@ -103,7 +98,7 @@ class _DeadlineStream(httpx.AsyncByteStream):
         content, request, size = self._content, self._request, self._CHUNK
         with map_aiohttp_exceptions():
             while True:
-                _expired(request)
+                check_deadline(request)
                 chunk = content.read_nowait(size)
                 if not chunk:
                     if content.at_eof():

@@ -27,6 +27,7 @@ __all__ = [
     "ERROR_BODY_LIMIT",
     "RESPONSE_LIMITS",
     "BodyBudget",
+    "check_deadline",
     "aread_body",
     "araw_chunks",
     "raw_chunks",
@@ -215,11 +216,11 @@ def raw_headers(response: httpx.Response) -> Mapping[str, str]:
     return {} if preread(response) is not None else response.headers
 
 
-def _past_deadline(response: httpx.Response) -> None:
+def check_deadline(request: httpx.Request) -> None:
     """A body read past the attempt's deadline fails like any read timeout (so retries treat it alike)."""
     left = deadline.remaining()
     if left is not None and left <= 0:
-        raise httpx.ReadTimeout("deadline exceeded", request=response.request)
+        raise httpx.ReadTimeout("deadline exceeded", request=request)
 
 
 #: The ``stream`` of a response once closed: httpx's wrapper of the live stream points back at the response,
@@ -241,18 +242,17 @@ class _Collector:
     """The decoded body of one response, gathered under a :class:`BodyBudget` (shared by the sync and async
     readers). An unencoded body keeps its chunks as they arrive and is joined once."""
 
-    __slots__ = ("budget", "pieces", "plain")
+    __slots__ = ("budget", "pieces")
 
     def __init__(self, response: httpx.Response, limit: int, what: str, truncate: bool) -> None:
         self.budget = BodyBudget(response.headers, limit, response, what, truncate=truncate)
-        self.plain = self.budget.plain
         self.pieces: list[bytes] = []
 
     def add(self, response: httpx.Response, raw: bytes) -> bool:
         """Take one raw chunk; False once the (truncated) body is full."""
-        _past_deadline(response)
+        check_deadline(response.request)
         budget = self.budget
-        if self.plain:
+        if budget.plain:
             if raw:
                 self.pieces.append(budget.count(raw))
         else:
@@ -260,8 +260,10 @@ class _Collector:
         return not budget.full
 
     def finish(self) -> bytes:
-        if not self.plain:
-            self.pieces.extend(self.budget.finish())
+        """The body: what the decoder still holds is added unless the (truncated) body is already full."""
+        budget = self.budget
+        if not budget.plain and not budget.full:
+            self.pieces.extend(budget.finish())
         return b"".join(self.pieces)
 
 
@@ -292,7 +294,7 @@ def read_body(
         for raw in response.iter_raw():
             if not collector.add(response, raw):
                 break
-        body = collector.finish() if not collector.budget.full else b"".join(collector.pieces)
+        body = collector.finish()
     finally:
         response.close()
         release(response)
@@ -326,7 +328,7 @@ async def aread_body(
         async for raw in response.aiter_raw():
             if not collector.add(response, raw):
                 break
-        body = collector.finish() if not collector.budget.full else b"".join(collector.pieces)
+        body = collector.finish()
     finally:
         await response.aclose()
         release(response)

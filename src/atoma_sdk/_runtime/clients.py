@@ -101,29 +101,9 @@ def build_request(
     with cookies or query parameters, its own ``Host`` / length headers, a relative URL or an overridden
     ``build_request`` takes httpx's own path.
     """
-    if (
-        type(client).build_request is not httpx.Client.build_request
-        or url.is_relative_url
-        or client.params
-        or client.cookies
-    ):
+    merged = _header_list(client, method, url, body, headers)
+    if merged is None:
         return client.build_request(method, url, content=body, headers=headers, timeout=timeout)
-    own = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]  # as httpx does
-    overridden = {name.lower() for name, _ in own}
-    merged: list[tuple[bytes, bytes]] = [(b"Host", url.netloc)]
-    for name, value in client.headers.raw:
-        lowered = name.lower()
-        if lowered in _HTTPX_MANAGED:
-            return client.build_request(method, url, content=body, headers=headers, timeout=timeout)
-        if lowered not in overridden:
-            merged.append((name, value))
-    if not overridden.isdisjoint(_HTTPX_MANAGED):
-        return client.build_request(method, url, content=body, headers=headers, timeout=timeout)
-    merged.extend(own)
-    if body:
-        merged.append((b"Content-Length", str(len(body)).encode("ascii")))
-    elif method.upper() in ("POST", "PUT", "PATCH"):
-        merged.insert(1, _BODYLESS)
     request = httpx.Request(
         method,
         url,
@@ -133,6 +113,40 @@ def build_request(
     )
     request.read()  # ``request.content``, as a request built from ``content=`` has it
     return request
+
+
+def _header_list(
+    client: httpx.Client | httpx.AsyncClient,
+    method: str,
+    url: httpx.URL,
+    body: bytes | None,
+    headers: dict[str, str],
+) -> list[tuple[bytes, bytes]] | None:
+    """The request's whole header list in httpx's order, or None where httpx's own path must build it."""
+    if (
+        type(client).build_request is not httpx.Client.build_request
+        or url.is_relative_url
+        or client.params
+        or client.cookies
+    ):
+        return None
+    own = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]  # as httpx does
+    overridden = {name.lower() for name, _ in own}
+    if not overridden.isdisjoint(_HTTPX_MANAGED):
+        return None
+    merged: list[tuple[bytes, bytes]] = [(b"Host", url.netloc)]
+    for name, value in client.headers.raw:
+        lowered = name.lower()
+        if lowered in _HTTPX_MANAGED:
+            return None
+        if lowered not in overridden:
+            merged.append((name, value))
+    merged.extend(own)
+    if body:
+        merged.append((b"Content-Length", str(len(body)).encode("ascii")))
+    elif method.upper() in ("POST", "PUT", "PATCH"):
+        merged.insert(1, _BODYLESS)
+    return merged
 
 
 def request_timeout(

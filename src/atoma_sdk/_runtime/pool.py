@@ -112,9 +112,9 @@ def assign_linear(pool: Any) -> list[Any]:
         return closing
     connections: list[Any] = pool._connections
     free_idle = [c for c in connections if c.is_idle() and id(c) not in reserved]  # oldest first
+    candidates = connections if pool._http2 else free_idle
     for pool_request in queued:
         origin = pool_request.request.url.origin
-        candidates = connections if pool._http2 else free_idle
         connection = _reuse(candidates, connections, free_idle, reserved, origin, closing)
         if connection is None:
             if len(connections) >= pool._max_connections and not cleaned:
