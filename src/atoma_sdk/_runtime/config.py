@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -14,6 +13,7 @@ from .. import errors
 from .._version import USER_AGENT
 from ..types import UNSET, OptionalNullable
 from ..utils.retries import DEFAULT_RETRY_CONFIG, RetryConfig
+from .record import Record
 from .redact import valid_header_text
 
 __all__ = [
@@ -95,7 +95,7 @@ def resolve_retries(
         raise TypeError("max_retries must be an int")
     if max_retries < 0:
         raise errors.RequestValidationError("max_retries must be 0 or more")
-    return replace(DEFAULT_RETRY_CONFIG, max_attempts=max_retries + 1)
+    return DEFAULT_RETRY_CONFIG.replace(max_attempts=max_retries + 1)
 
 
 def resolve_timeout(
@@ -118,35 +118,85 @@ def resolve_timeout(
     return max(1, round(timeout * 1000)), None
 
 
-@dataclass(repr=False)
-class SDKConfig:
+class SDKConfig(Record):
     """Resolved SDK settings. ``repr`` never shows the token."""
 
+    __slots__ = (
+        "bearer_auth",
+        "debug_logger",
+        "default_headers",
+        "http_timeout",
+        "lock_pool",
+        "lock_pool_owner",
+        "lock_prefetch",
+        "response_limits",
+        "retry_config",
+        "server_url",
+        "stream_deadline_s",
+        "stream_idle_timeout_s",
+        "timeout_ms",
+        "user_agent",
+        "verification",
+    )
     server_url: str
-    bearer_auth: BearerAuth | None = None
+    bearer_auth: BearerAuth | None
     #: None: retries off; otherwise the SDK-wide retry policy (per call ``retries=`` overrides it).
-    retry_config: RetryConfig | None = DEFAULT_RETRY_CONFIG
+    retry_config: RetryConfig | None
     #: Per-attempt timeout given by the caller (None: finite defaults, or the user's client's own timeout).
-    timeout_ms: int | None = None
-    stream_idle_timeout_s: float = DEFAULT_STREAM_IDLE_TIMEOUT_S
-    debug_logger: logging.Logger | None = None
-    user_agent: str = USER_AGENT
+    timeout_ms: int | None
+    stream_idle_timeout_s: float
+    debug_logger: logging.Logger | None
+    user_agent: str
     #: Kept for the confidential layer (a ``VerificationPolicy``); the runtime does not read it.
-    verification: Any = None
+    verification: Any
     #: Per-operation caps of response bodies (decoded bytes), by operation id; see ``_runtime.bounded``.
-    response_limits: Mapping[str, int] | None = None
+    response_limits: Mapping[str, int] | None
     #: Optional total deadline of one event stream, in seconds (None: only the idle timeout applies).
-    stream_deadline_s: float | None = None
+    stream_deadline_s: float | None
     #: Pre-acquire confidential node locks (``atoma_sdk.confidential.lockpool``); off by default.
-    lock_prefetch: bool = False
+    lock_prefetch: bool
     #: The instance's ``LockPool``, created by the confidential layer on first use; closed with the SDK.
-    lock_pool: Any = None
+    lock_pool: Any
     #: For a ``with_options`` copy: the runtime whose lock pool it shares (None: its own).
-    lock_pool_owner: Any = None
+    lock_pool_owner: Any
     #: Headers sent with every request (``default_headers=``); a call's ``http_headers`` win.
-    default_headers: Mapping[str, str] | None = None
+    default_headers: Mapping[str, str] | None
     #: Per-phase limits given as ``timeout=httpx.Timeout(...)`` (used when no ``timeout_ms`` applies).
-    http_timeout: httpx.Timeout | None = None
+    http_timeout: httpx.Timeout | None
+
+    def __init__(
+        self,
+        server_url: str,
+        bearer_auth: BearerAuth | None = None,
+        retry_config: RetryConfig | None = DEFAULT_RETRY_CONFIG,
+        timeout_ms: int | None = None,
+        stream_idle_timeout_s: float = DEFAULT_STREAM_IDLE_TIMEOUT_S,
+        debug_logger: logging.Logger | None = None,
+        user_agent: str = USER_AGENT,
+        verification: Any = None,
+        response_limits: Mapping[str, int] | None = None,
+        stream_deadline_s: float | None = None,
+        lock_prefetch: bool = False,
+        lock_pool: Any = None,
+        lock_pool_owner: Any = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_timeout: httpx.Timeout | None = None,
+    ) -> None:
+        self.server_url = server_url
+        self.bearer_auth = bearer_auth
+        self.retry_config = retry_config
+        self.timeout_ms = timeout_ms
+        self.stream_idle_timeout_s = stream_idle_timeout_s
+        self.debug_logger = debug_logger
+        self.user_agent = user_agent
+        self.verification = verification
+        self.response_limits = response_limits
+        self.stream_deadline_s = stream_deadline_s
+        self.lock_prefetch = lock_prefetch
+        self.lock_pool = lock_pool
+        self.lock_pool_owner = lock_pool_owner
+        self.default_headers = default_headers
+        self.http_timeout = http_timeout
 
     @classmethod
     def build(

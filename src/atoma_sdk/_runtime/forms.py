@@ -15,10 +15,10 @@ values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .operation import RequestOptions
+from .record import FrozenRecord, Record
 
 __all__ = ["OPTION_NAMES", "ConfidentialForms", "Dispatch", "split"]
 
@@ -27,10 +27,22 @@ OPTION_NAMES = ("retries", "server_url", "timeout_ms", "http_headers", "extra_bo
 _VERIFICATION = "verification"
 
 
-@dataclass(frozen=True, slots=True)
-class ConfidentialForms:
+_set = object.__setattr__
+
+
+class ConfidentialForms(FrozenRecord):
     """The keywords of a confidential method's two forms (keyword -> JSON wire name)."""
 
+    __slots__ = (
+        "marker",
+        "method",
+        "plain",
+        "plain_fixed",
+        "plain_required",
+        "raw",
+        "raw_fixed",
+        "raw_required",
+    )
     #: The method as users call it (``"confidential_chat.create"``), for messages.
     method: str
     raw: Mapping[str, str]
@@ -41,18 +53,42 @@ class ConfidentialForms:
     marker: str
     #: Body values the method always sends (``("stream", True)`` for stream methods). A caller may pass the
     #: keyword, with this value only.
-    raw_fixed: tuple[tuple[str, Any], ...] = ()
-    plain_fixed: tuple[tuple[str, Any], ...] = ()
+    raw_fixed: tuple[tuple[str, Any], ...]
+    plain_fixed: tuple[tuple[str, Any], ...]
+
+    def __init__(
+        self,
+        method: str,
+        raw: Mapping[str, str],
+        raw_required: tuple[str, ...],
+        plain: Mapping[str, str],
+        plain_required: tuple[str, ...],
+        marker: str,
+        raw_fixed: tuple[tuple[str, Any], ...] = (),
+        plain_fixed: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
+        _set(self, "method", method)
+        _set(self, "raw", raw)
+        _set(self, "raw_required", raw_required)
+        _set(self, "plain", plain)
+        _set(self, "plain_required", plain_required)
+        _set(self, "marker", marker)
+        _set(self, "raw_fixed", raw_fixed)
+        _set(self, "plain_fixed", plain_fixed)
 
 
-@dataclass(frozen=True, slots=True)
-class Dispatch:
+class Dispatch(Record):
     """The outcome of :func:`split`: which form, its body parameters by wire name, the options."""
 
-    plaintext: bool
-    params: dict[str, Any]
-    options: RequestOptions
-    verification: Any = None
+    __slots__ = ("options", "params", "plaintext", "verification")
+
+    def __init__(
+        self, plaintext: bool, params: dict[str, Any], options: RequestOptions, verification: Any = None
+    ) -> None:
+        self.plaintext = plaintext
+        self.params = params
+        self.options = options
+        self.verification = verification
 
 
 def _names(keys: Any) -> str:

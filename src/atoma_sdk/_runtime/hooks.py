@@ -7,12 +7,12 @@ async calls alike. A hook may return an ``Exception`` instead of its normal resu
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import httpx
 
 from .raw import note_request, note_success
+from .record import FrozenRecord
 
 __all__ = [
     "AfterErrorContext",
@@ -27,18 +27,39 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class HookContext:
+_set = object.__setattr__
+
+
+class HookContext(FrozenRecord):
     """What a hook knows about the attempt in flight."""
 
+    __slots__ = ("attempt", "base_url", "method", "oauth2_scopes", "operation_id", "path", "security_source")
     operation_id: str
     base_url: str
     attempt: int
-    method: str = ""
-    path: str = ""
+    method: str
+    path: str
     #: Speakeasy compatibility: the operation's OAuth2 scopes (none here) and security source.
-    oauth2_scopes: list[str] | None = None
-    security_source: object | None = None
+    oauth2_scopes: list[str] | None
+    security_source: object | None
+
+    def __init__(
+        self,
+        operation_id: str,
+        base_url: str,
+        attempt: int,
+        method: str = "",
+        path: str = "",
+        oauth2_scopes: list[str] | None = None,
+        security_source: object | None = None,
+    ) -> None:
+        _set(self, "operation_id", operation_id)
+        _set(self, "base_url", base_url)
+        _set(self, "attempt", attempt)
+        _set(self, "method", method)
+        _set(self, "path", path)
+        _set(self, "oauth2_scopes", oauth2_scopes)
+        _set(self, "security_source", security_source)
 
 
 BeforeRequestContext = HookContext

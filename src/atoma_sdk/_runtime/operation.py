@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..types import UNSET, OptionalNullable
+from .record import FrozenRecord
 
 if TYPE_CHECKING:
     from ..utils.retries import RetryConfig
@@ -34,37 +34,87 @@ class RetryRule(enum.Enum):
     WHOLE_UNIT = "whole-unit"
 
 
-# No slots: ``Operation[Model](...)`` sets ``__orig_class__``, which a slotted frozen dataclass turns into a
-# TypeError on Python < 3.12 (without slots the attempt fails quietly, as typing expects).
-@dataclass(frozen=True)
-class Operation(Generic[T]):
+_set = object.__setattr__
+
+
+class Operation(FrozenRecord, Generic[T]):
     """One API operation. ``T`` is the response model (or the stream item model for SSE operations)."""
 
+    __slots__ = (
+        "confidential",
+        "method",
+        "operation_id",
+        "path",
+        "request",
+        "response",
+        "retry_rule",
+        "security",
+        "sentinel",
+        "stream",
+    )
     operation_id: str
     method: str
     #: Path without any ``#fragment`` (the spec's ``...#stream`` variants hit the same path).
     path: str
     #: Name of the request body model in ``atoma_sdk.models`` (None: no body).
-    request: str | None = None
+    request: str | None
     #: Name of the 2XX response model (JSON) or the SSE item model (``stream=True``).
-    response: str | None = None
-    stream: bool = False
+    response: str | None
+    stream: bool
     #: SSE sentinel data that ends the stream (e.g. ``"[DONE]"``).
-    sentinel: str | None = None
+    sentinel: str | None
     #: Whether the operation sends ``Authorization: Bearer``.
-    security: bool = True
-    retry_rule: RetryRule = RetryRule.DEFAULT
+    security: bool
+    retry_rule: RetryRule
     #: For confidential operations: the name of the plaintext flow in ``atoma_sdk.confidential``
     #: (``"chat"``, ``"completions"``, ``"embeddings"``, ``"images"``); None otherwise.
-    confidential: str | None = None
+    confidential: str | None
+
+    def __init__(
+        self,
+        operation_id: str,
+        method: str,
+        path: str,
+        request: str | None = None,
+        response: str | None = None,
+        stream: bool = False,
+        sentinel: str | None = None,
+        security: bool = True,
+        retry_rule: RetryRule = RetryRule.DEFAULT,
+        confidential: str | None = None,
+    ) -> None:
+        _set(self, "operation_id", operation_id)
+        _set(self, "method", method)
+        _set(self, "path", path)
+        _set(self, "request", request)
+        _set(self, "response", response)
+        _set(self, "stream", stream)
+        _set(self, "sentinel", sentinel)
+        _set(self, "security", security)
+        _set(self, "retry_rule", retry_rule)
+        _set(self, "confidential", confidential)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestOptions:
+class RequestOptions(FrozenRecord):
     """Per-call options every generated method accepts."""
 
-    retries: OptionalNullable[RetryConfig] = UNSET
-    server_url: str | None = None
-    timeout_ms: int | None = None
-    http_headers: Mapping[str, str] | None = None
-    extra_body: Mapping[str, Any] | None = None
+    __slots__ = ("extra_body", "http_headers", "retries", "server_url", "timeout_ms")
+    retries: OptionalNullable[RetryConfig]
+    server_url: str | None
+    timeout_ms: int | None
+    http_headers: Mapping[str, str] | None
+    extra_body: Mapping[str, Any] | None
+
+    def __init__(
+        self,
+        retries: OptionalNullable[RetryConfig] = UNSET,
+        server_url: str | None = None,
+        timeout_ms: int | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> None:
+        _set(self, "retries", retries)
+        _set(self, "server_url", server_url)
+        _set(self, "timeout_ms", timeout_ms)
+        _set(self, "http_headers", http_headers)
+        _set(self, "extra_body", extra_body)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from .. import errors
@@ -46,7 +45,7 @@ def copy_config(config: SDKConfig, changes: Mapping[str, Any]) -> SDKConfig:
     if "default_headers" in changes:
         added = check_headers(changes["default_headers"], "default_headers")
         fields["default_headers"] = {**(config.default_headers or {}), **added} or None
-    copied = replace(config, **fields)
+    copied = config.replace(**fields)
     if copied.server_url != config.server_url or copied.token() != config.token():
         # Pooled locks were bought on this SDK's server with its account: the copy locks for itself.
         copied.lock_prefetch, copied.lock_pool = False, None

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .._runtime.record import FrozenRecord
 
 __all__ = ["DEFAULT_RETRY_CONFIG", "BackoffStrategy", "RetryConfig"]
 
 
-@dataclass(frozen=True)
-class BackoffStrategy:
+_set = object.__setattr__
+
+
+class BackoffStrategy(FrozenRecord):
     """Exponential backoff: ``initial_interval * exponent ** n`` (capped at ``max_interval``), with jitter.
 
     No retry starts once ``max_elapsed_time`` would be exceeded (counted from the first attempt).
     """
 
+    __slots__ = ("exponent", "initial_interval", "max_elapsed_time", "max_interval")
     initial_interval: int
     max_interval: int
     exponent: float
     max_elapsed_time: int
 
+    def __init__(
+        self, initial_interval: int, max_interval: int, exponent: float, max_elapsed_time: int
+    ) -> None:
+        _set(self, "initial_interval", initial_interval)
+        _set(self, "max_interval", max_interval)
+        _set(self, "exponent", exponent)
+        _set(self, "max_elapsed_time", max_elapsed_time)
 
-@dataclass(frozen=True)
-class RetryConfig:
+
+class RetryConfig(FrozenRecord):
     """When and how to retry. ``strategy`` is ``"backoff"`` (retry) or ``"none"`` (any other value: never).
 
     ``backoff`` None means the default backoff (500 ms doubling up to 8 s, within 30 s).
@@ -30,10 +40,23 @@ class RetryConfig:
     first attempt) bounds the number of tries on top of ``backoff.max_elapsed_time``.
     """
 
+    __slots__ = ("backoff", "max_attempts", "retry_connection_errors", "strategy")
     strategy: str
-    backoff: BackoffStrategy | None = None
-    retry_connection_errors: bool = True
-    max_attempts: int | None = None
+    backoff: BackoffStrategy | None
+    retry_connection_errors: bool
+    max_attempts: int | None
+
+    def __init__(
+        self,
+        strategy: str,
+        backoff: BackoffStrategy | None = None,
+        retry_connection_errors: bool = True,
+        max_attempts: int | None = None,
+    ) -> None:
+        _set(self, "strategy", strategy)
+        _set(self, "backoff", backoff)
+        _set(self, "retry_connection_errors", retry_connection_errors)
+        _set(self, "max_attempts", max_attempts)
 
     @property
     def enabled(self) -> bool:
