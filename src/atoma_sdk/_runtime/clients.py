@@ -195,9 +195,11 @@ class ClientPool:
         self._client = client
         self._async_client = async_client
         self.owns_client = client is None
-        from .aio import claim_for_sdk
+        self.owns_async_client = async_client is None
+        if async_client is not None:  # aio is imported only when a client is given (import time)
+            from .aio import claim_for_sdk
 
-        self.owns_async_client = claim_for_sdk(async_client)
+            self.owns_async_client = claim_for_sdk(async_client)
         # An owned DefaultAioHttpClient is recreated from its settings in a forked child (``fresh()``).
         owned_given = async_client is not None and self.owns_async_client
         self._async_template: Any = async_client if owned_given else None
