@@ -39,6 +39,9 @@ class _Registry:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.cache: dict[str, Any] = {}
+        #: ``validate_json`` of each resolved name: the validator's own method for a model (pydantic's
+        #: ``model_validate_json`` wrapper only forwards to it), the adapter's for other types.
+        self.parsers: dict[str, Callable[[str | bytes], Any]] = {}
         self.resolver: Resolver | None = None
 
 
@@ -54,6 +57,7 @@ def set_resolver(resolver: Resolver | None) -> None:
     with _registry.lock:
         _registry.resolver = resolver
         _registry.cache.clear()
+        _registry.parsers.clear()
 
 
 def resolve(name: str) -> Any:
@@ -69,6 +73,23 @@ def resolve(name: str) -> Any:
             is_model = isinstance(target, type) and issubclass(target, pydantic.BaseModel)
             cache[name] = target if is_model else pydantic.TypeAdapter(target)
         return cache[name]
+
+
+def _parser(name: str) -> Callable[[str | bytes], Any]:
+    try:
+        return _registry.parsers[name]
+    except KeyError:
+        pass
+    model = resolve(name)
+    # A model whose build was deferred has a placeholder validator until its first use; reading
+    # ``validate_json`` through it builds the model and gives the real validator's method.
+    parse: Callable[[str | bytes], Any] = (
+        model.validate_json
+        if isinstance(model, pydantic.TypeAdapter)
+        else model.__pydantic_validator__.validate_json
+    )
+    _registry.parsers[name] = parse
+    return parse
 
 
 def describe_validation_error(exc: pydantic.ValidationError, *, limit: int = 10) -> str:
@@ -271,7 +292,7 @@ def _maybe_non_finite(raw: bytes) -> bool:
     if b"NaN" in raw or b"Infinity" in raw:
         return True
     folded = raw.translate(_FOLD_NUMBERS)
-    if _LONG_DIGITS in folded:  # 309+ digits in a row: beyond a float without any exponent
+    if len(raw) >= 309 and _LONG_DIGITS in folded:  # 309+ digits in a row: beyond a float, no exponent
         return True
     for exponent in (b"0e000", b"0e+000"):
         at = folded.find(exponent)
@@ -295,10 +316,7 @@ def parse_json(model_name: str, content: bytes | str) -> Any:
     raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
     if _maybe_non_finite(raw):
         loads(raw)  # exact check (the pattern also matches inside strings); raises if really non-finite
-    model = resolve(model_name)
-    if isinstance(model, pydantic.TypeAdapter):
-        return model.validate_json(content)
-    return model.model_validate_json(content)
+    return _parser(model_name)(content)
 
 
 def decode_response(model_name: str | None, content: bytes, raw_response: Any = None) -> Any:
