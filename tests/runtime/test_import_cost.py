@@ -31,3 +31,23 @@ def test_types_exports_base_model_lazily() -> None:
 
     assert types.BaseModel is BaseModel
     assert types.UNSET is types.Unset()
+
+
+_CLASSES = (
+    "import sys, json, atoma_sdk\n"
+    "sdk = atoma_sdk.AtomaSDK(bearer_auth='k', server_url='http://127.0.0.1:9')\n"
+    "sdk.confidential_chat\n"
+    "mods = [m for n, m in list(sys.modules.items()) if n.startswith('atoma_sdk')]\n"
+    "made = sorted(f'{m.__name__}.{k}' for m in mods for k, v in vars(m).items()\n"
+    "              if isinstance(v, type) and '__dataclass_fields__' in vars(v))\n"
+    "print(json.dumps([made, 'atoma_sdk._runtime.aio' in sys.modules]))\n"
+)
+
+
+def test_the_import_path_builds_no_dataclass_and_skips_the_aiohttp_module() -> None:
+    # ``@dataclass`` compiles each class's methods at import (~1 ms a class): the SDK's value classes are
+    # ``_runtime.record`` classes instead, and the aiohttp glue loads only when an async client is given.
+    out = subprocess.run([sys.executable, "-c", _CLASSES], capture_output=True, text=True, check=True)
+    made, aio_loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert made == []
+    assert aio_loaded is False
