@@ -162,6 +162,8 @@ class BodyBudget:
         self.truncate = truncate
         self.full = False
         self._inflater = _inflater(headers)
+        #: Whether the body is unencoded: each raw chunk is a decoded piece (pass it to :meth:`count`).
+        self.plain = self._inflater is None
         length = headers.get("content-length")
         declared = length is not None and length.strip().isdigit() and int(length) > limit
         if declared and self._inflater is None and not truncate:
@@ -171,11 +173,6 @@ class BodyBudget:
         raise errors.ResponseTooLargeError(
             f"the {self.what} is larger than its cap of {self.limit} bytes", self.response, limit=self.limit
         )
-
-    @property
-    def plain(self) -> bool:
-        """Whether the body is unencoded: each raw chunk is a decoded piece (pass it to :meth:`count`)."""
-        return self._inflater is None
 
     def count(self, piece: bytes) -> bytes:
         """Count one decoded piece against the cap (over it: raise, or with ``truncate`` cut it)."""

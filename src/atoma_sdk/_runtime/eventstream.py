@@ -146,7 +146,8 @@ class _StreamCore(Generic[T]):
             if data == sentinel:
                 self.done = True
                 return
-            if _looks_like_error(data):
+            # Most events start '{"' and another key: no call for them.
+            if (not data.startswith('{"') or data.startswith('{"error"')) and _looks_like_error(data):
                 self._raise_error_event(data)
             item = decode(event)
             if item is not None:

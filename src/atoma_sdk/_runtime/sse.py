@@ -39,15 +39,7 @@ _set_data: Callable[[ServerSentEvent, str], None] = _slots["data"].__set__
 _set_event: Callable[[ServerSentEvent, str], None] = _slots["event"].__set__
 _set_id: Callable[[ServerSentEvent, str | None], None] = _slots["id"].__set__
 _set_retry: Callable[[ServerSentEvent, int | None], None] = _slots["retry"].__set__
-
-
-def _make_event(data: str, event: str, id_: str | None, retry: int | None) -> ServerSentEvent:
-    obj: ServerSentEvent = _new_object(ServerSentEvent)
-    _set_data(obj, data)
-    _set_event(obj, event)
-    _set_id(obj, id_)
-    _set_retry(obj, retry)
-    return obj
+_utf8_decode = codecs.utf_8_decode
 
 
 class SSEDecoder:
@@ -64,13 +56,13 @@ class SSEDecoder:
         "_data",
         "_event",
         "_event_retry",
+        "_held",
         "_partial",
         "_partial_len",
         "_raw",
         "_room",
         "_size",
         "_started",
-        "_utf8",
         "last_event_id",
         "max_event_bytes",
         "retry",
@@ -82,7 +74,7 @@ class SSEDecoder:
         self.last_event_id: str | None = None
         #: The last valid ``retry`` value seen anywhere in the stream.
         self.retry: int | None = None
-        self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+        self._held = b""  # the incomplete UTF-8 sequence that ended the last bytes decoded
         self._started = False  # the BOM check has been done
         self._cr = False  # the previous text ended with CR (a leading LF of the next one is skipped)
         self._partial: list[str] = []  # pieces of the current unterminated line
@@ -116,8 +108,17 @@ class SSEDecoder:
             self._room = -1
         return events
 
+    def _text(self, data: bytes) -> str:
+        """UTF-8 text of ``data`` (invalid bytes become U+FFFD); a sequence cut at its end waits for the
+        next bytes. ``codecs``' incremental decoder does the same around this call, in Python."""
+        if self._held:
+            data = self._held + data
+        text, used = _utf8_decode(data, "replace", False)
+        self._held = data[used:] if used < len(data) else b""
+        return text
+
     def _decode(self, chunk: bytes) -> list[ServerSentEvent]:
-        text = self._utf8.decode(chunk)
+        text = self._text(chunk)
         if not text:
             return []
         if not self._started:
@@ -155,7 +156,7 @@ class SSEDecoder:
     def _flush_raw(self) -> None:
         """Decode the raw chunks kept back into the unterminated line's pieces (they hold no line end)."""
         raw = self._raw
-        piece = self._utf8.decode(raw[0] if len(raw) == 1 else b"".join(raw))
+        piece = self._text(raw[0] if len(raw) == 1 else b"".join(raw))
         self._raw = []
         if piece:
             self._partial.append(piece)
@@ -163,7 +164,7 @@ class SSEDecoder:
 
     def finish(self) -> list[ServerSentEvent]:
         """End of body: discard the unterminated tail (WHATWG) and reset for reuse; returns no events."""
-        self._utf8.reset()
+        self._held = b""
         self._raw = []
         self._room = -1
         self._partial = []
@@ -190,14 +191,12 @@ class SSEDecoder:
         for line in lines:
             if not line:  # blank line: dispatch
                 if data:
-                    emit(
-                        _make_event(
-                            data[0] if len(data) == 1 else "\n".join(data),
-                            event_type or "message",
-                            self.last_event_id,
-                            retry,
-                        )
-                    )
+                    event: ServerSentEvent = _new_object(ServerSentEvent)
+                    _set_data(event, data[0] if len(data) == 1 else "\n".join(data))
+                    _set_event(event, event_type or "message")
+                    _set_id(event, self.last_event_id)
+                    _set_retry(event, retry)
+                    emit(event)
                     data = []
                 event_type = ""
                 retry = None
