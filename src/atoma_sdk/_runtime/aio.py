@@ -146,6 +146,17 @@ def _raise_mapped(exc: Exception) -> NoReturn:
     raise AssertionError("unreachable")  # pragma: no cover - the block above always raises
 
 
+def _header_items(headers: httpx.Headers) -> list[tuple[str, str]]:
+    """The header list as httpx's default transport sends it (names as given, repeats kept), as text
+    decoded the way httpx decodes it (ASCII, else ``headers.encoding``)."""
+    raw = headers.raw
+    try:
+        return [(name.decode("ascii"), value.decode("ascii")) for name, value in raw]
+    except UnicodeDecodeError:
+        encoding = headers.encoding
+        return [(name.decode(encoding), value.decode(encoding)) for name, value in raw]
+
+
 def _body(request: httpx.Request) -> bytes | None:
     """The request's body when it is read (None: a stream still to send)."""
     try:
@@ -177,14 +188,15 @@ def aiohttp_transport(
     Also usable as the ``inner_transport`` of ``atoma_sdk.openai.async_confidential_http_client``.
     """
     try:
+        import aiohttp
         from httpx_aiohttp import AiohttpTransport
+        from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
+        from multidict import CIMultiDict
     except ImportError:
         raise ImportError(_INSTALL_HINT) from None
 
     class _Transport(AiohttpTransport):
         def get_client(self) -> Any:
-            import aiohttp
-
             limit = self.limits.max_connections
             connector = aiohttp.TCPConnector(
                 limit=limit if limit is not None else 0,
@@ -209,22 +221,14 @@ def aiohttp_transport(
             """``httpx-aiohttp``'s request for a read body and no proxy, with less per-request work: the
             header list passed as aiohttp's own type (not re-merged through httpx's mapping view), one
             ``ClientTimeout`` per setting."""
-            from aiohttp import ClientSession
-            from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
-            from multidict import CIMultiDict
-
             session = self.client
-            if not isinstance(session, ClientSession):
+            if not isinstance(session, aiohttp.ClientSession):
                 session = self.client = self.get_client()
-            headers = request.headers
-            encoding = headers.encoding
             with map_aiohttp_exceptions():
                 response = await session.request(
                     request.method,
                     str(request.url),
-                    headers=CIMultiDict(
-                        [(name.decode(encoding), value.decode(encoding)) for name, value in headers.raw]
-                    ),
+                    headers=CIMultiDict(_header_items(request.headers)),
                     data=request.content or None,
                     allow_redirects=False,
                     auto_decompress=False,
@@ -245,15 +249,14 @@ def aiohttp_transport(
 
         def _timeout(self, timeout: dict[str, Any]) -> Any:
             """aiohttp's timeout of httpx's per-phase timeouts, as ``httpx-aiohttp`` maps them (cached)."""
-            from aiohttp import ClientTimeout
-
             key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
             cache = self.__dict__.setdefault("_timeouts", {})
             found = cache.get(key)
             if found is None:
                 if len(cache) >= 32:
                     cache.clear()
-                found = cache[key] = ClientTimeout(sock_connect=key[0], sock_read=key[1], connect=key[2])
+                connect, read, pool = key
+                found = cache[key] = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
             return found
 
     return _Transport(

@@ -220,7 +220,9 @@ def _bind(client: httpx.Client | httpx.AsyncClient, request: httpx.Request, resp
     """What ``client.send`` does with a transport's response before returning it: request, cookies,
     default encoding, and the next request of a redirect (built, never followed; it may raise)."""
     response.request = request
-    client.cookies.extract_cookies(response)
+    headers = response.headers
+    if "set-cookie" in headers or "set-cookie2" in headers:  # else the jar's parse would store nothing
+        client.cookies.extract_cookies(response)
     response.default_encoding = client._default_encoding
     if response.has_redirect_location:
         response.next_request = client._build_redirect_request(request, response)
