@@ -188,6 +188,8 @@ def aiohttp_transport(
     Also usable as the ``inner_transport`` of ``atoma_sdk.openai.async_confidential_http_client``.
     """
     try:
+        import asyncio
+
         import aiohttp
         from httpx_aiohttp import AiohttpTransport
         from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
@@ -212,7 +214,15 @@ def aiohttp_transport(
                 opening = super().handle_async_request(request)
             else:
                 opening = self._send(request)
-            response = await _within_deadline(opening, request)
+            try:
+                response = await _within_deadline(opening, request)
+            except httpx.ConnectTimeout as exc:
+                cause = exc.__cause__
+                timeout = (TimeoutError, asyncio.TimeoutError)
+                if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, timeout):
+                    # httpx-aiohttp's map makes a refused connection a ConnectTimeout (first match wins)
+                    raise httpx.ConnectError(str(exc), request=request) from cause
+                raise
             if isinstance(response.stream, httpx.AsyncByteStream):
                 response.stream = _DeadlineStream(response.stream, request, response)
             return response
