@@ -351,3 +351,64 @@ def test_a_proxy_still_applies(raw: RawServer, how: str, monkeypatch: pytest.Mon
     asyncio.run(go())
     (seen,) = raw.take()
     assert seen.startswith(b"POST http://upstream.invalid:9/v1/chat HTTP/1.1\r\n")
+
+
+# -- the aiohttp transport's own send ------------------------------------------------------------------------
+
+
+def _lowercase_names(seen: list[bytes]) -> list[bytes]:
+    normalised = []
+    for message in seen:
+        head, _, body = message.partition(b"\r\n\r\n")
+        start, *lines = head.split(b"\r\n")
+        lines = [name.lower() + b":" + value for name, _, value in (line.partition(b":") for line in lines)]
+        normalised.append(b"\r\n".join([start, *lines]) + b"\r\n\r\n" + body)
+    return normalised
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_aiohttp_send_equals_httpx_aiohttp_send(raw: RawServer, path: str) -> None:
+    """The transport's own request path sends what ``httpx-aiohttp``'s does (header names keep their case,
+    which HTTP ignores) and answers alike."""
+    from httpx_aiohttp import AiohttpTransport
+
+    from atoma_sdk._runtime.aio import aiohttp_transport
+
+    async def outcome(ours: bool) -> tuple[Any, list[bytes]]:
+        transport = aiohttp_transport()
+        client = httpx.AsyncClient(transport=transport)
+        request = _request(client, raw.url + path)
+        try:
+            if ours:
+                response = await transport._send(request)  # type: ignore[attr-defined]
+            else:
+                response = await AiohttpTransport.handle_async_request(transport, request)
+            await response.aread()
+            seen: Any = (response.status_code, response.headers.multi_items(), response.content)
+        except httpx.HTTPError as exc:
+            seen = _failure(exc)
+        finally:
+            await transport.aclose()
+        return seen, raw.take()
+
+    ours, theirs = asyncio.run(outcome(True)), asyncio.run(outcome(False))
+    assert ours[0] == theirs[0]
+    assert _lowercase_names(ours[1]) == _lowercase_names(theirs[1]) and ours[1]
+
+
+def test_aiohttp_send_keeps_header_case_and_repeats(raw: RawServer) -> None:
+    """As httpx's default transport sends them: ``X-Twice: a`` and ``X-Twice: b``, not ``x-twice: a, b``."""
+    from atoma_sdk._runtime.aio import aiohttp_transport
+
+    async def go() -> None:
+        transport = aiohttp_transport()
+        request = httpx.Request(
+            "POST", raw.url + "/json", headers=[("X-Twice", "a"), ("X-Twice", "b")], content=b"{}"
+        )
+        response = await transport.handle_async_request(request)
+        await response.aread()
+        await transport.aclose()
+
+    asyncio.run(go())
+    (seen,) = raw.take()
+    assert b"\r\nX-Twice: a\r\nX-Twice: b\r\n" in seen
