@@ -156,7 +156,7 @@ def _header_list(
 
 #: httpx's logger: ``client.send`` writes an INFO line per request (while it is enabled, that path is taken).
 _HTTPX_LOG = logging.getLogger("httpx")
-_OPENED, _CLOSED = httpx._client.ClientState.OPENED, httpx._client.ClientState.CLOSED
+_STATES: Any = getattr(httpx._client, "ClientState", None)
 
 
 def _direct_transport(
@@ -164,12 +164,18 @@ def _direct_transport(
 ) -> Any:
     """The transport an SDK-owned client would hand ``request`` to, when ``client.send`` would do nothing
     else with it (no auth flow, event hook or INFO log; not closed; no redirect followed, since the SDK
-    never asks). None: ``client.send`` must run (also when this httpx's client internals differ)."""
+    never asks). None: ``client.send`` must run (also when this httpx's client internals differ).
+
+    ``client.send``'s path (``send`` > auth flow > redirect loop > ``_send_single_request``) has the same
+    shape in httpx 0.27.2, 0.28.1 and 0.29 (compared line by line; tests/runtime/test_direct_send.py compares
+    the results on the installed one)."""
+    if _STATES is None:  # pragma: no cover - another httpx
+        return None
     try:
         hooks = client._event_hooks
         if (
             getattr(client.send, "__func__", None) is not sends
-            or client._state is _CLOSED
+            or client._state is _STATES.CLOSED
             or client._auth is not None
             or hooks["request"]
             or hooks["response"]
@@ -237,7 +243,7 @@ def send(client: httpx.Client, request: httpx.Request, *, owned: bool) -> httpx.
         transport = _direct_transport(client, request, httpx.Client.send, httpx.SyncByteStream)
     if transport is None:
         return client.send(request, stream=True, follow_redirects=False)
-    client._state = _OPENED
+    client._state = _STATES.OPENED
     start = time.perf_counter()
     try:
         response = transport.handle_request(request)
@@ -261,7 +267,7 @@ async def send_async(client: httpx.AsyncClient, request: httpx.Request, *, owned
         transport = _direct_transport(client, request, httpx.AsyncClient.send, httpx.AsyncByteStream)
     if transport is None:
         return await client.send(request, stream=True, follow_redirects=False)
-    client._state = _OPENED
+    client._state = _STATES.OPENED
     start = time.perf_counter()
     try:
         response = await transport.handle_async_request(request)
