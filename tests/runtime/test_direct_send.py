@@ -412,3 +412,85 @@ def test_aiohttp_send_keeps_header_case_and_repeats(raw: RawServer) -> None:
     asyncio.run(go())
     (seen,) = raw.take()
     assert b"\r\nX-Twice: a\r\nX-Twice: b\r\n" in seen
+
+
+# -- a body aiohttp already holds is read at once ------------------------------------------------------------
+
+#: (path, cap, truncate, whether the whole-body read applies): gzip, bodies over the cap (declared: refused
+#: before any read; chunked: counted), an error body cut at the cap, a body that never all arrives.
+WHOLE_CASES = [
+    ("/json", 1024, False, True),
+    ("/chunked", 1024, False, True),
+    ("/chunked", 5, False, True),
+    ("/gzip", 1024, False, True),
+    ("/gzip", 5, False, True),
+    ("/v1/chat", 16, False, False),
+    ("/error", 4, True, True),
+    ("/cut", 1024, False, False),
+]
+
+
+@pytest.mark.parametrize(("path", "limit", "truncate", "applies"), WHOLE_CASES)
+def test_a_whole_buffered_body_reads_as_the_stream_does(
+    raw: RawServer, path: str, limit: int, truncate: bool, applies: bool
+) -> None:
+    """``aread_body`` over the aiohttp transport: the whole-body read (``take_whole``) and the stream read
+    give the same body, error, and response state; the whole-body read is really taken where it applies."""
+    from atoma_sdk._runtime.aio import _DeadlineStream
+    from atoma_sdk._runtime.bounded import aread_body
+
+    taken: list[bool] = []
+    original = _DeadlineStream.take_whole
+
+    def spy(stream: _DeadlineStream) -> bytes | None:
+        whole = original(stream)
+        taken.append(whole is not None)
+        return whole
+
+    async def outcome(whole: bool) -> Any:
+        client = DefaultAioHttpClient()
+        request = _request(client, raw.url + path)
+        response = await send_async(client, request, owned=True)
+        await asyncio.sleep(0.05)  # let the rest of a small body arrive
+        try:
+            body = await aread_body(response, limit, truncate=truncate)
+            seen: Any = (
+                body,
+                response.content,
+                response.is_stream_consumed,
+                response.is_closed,
+                response.num_bytes_downloaded,
+                response.elapsed.total_seconds() >= 0,
+            )
+        except Exception as exc:  # typed SDK errors and httpx's
+            seen = (type(exc), str(exc))
+        await client.aclose()
+        return seen
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_DeadlineStream, "take_whole", spy)
+        fast = asyncio.run(outcome(True))
+        patch.setattr(_DeadlineStream, "take_whole", lambda stream: None)
+        slow = asyncio.run(outcome(False))
+    raw.take()
+    assert fast == slow
+    assert taken == ([True] if applies else [False] if path == "/cut" else [])
+
+
+def test_a_whole_buffered_body_still_fails_past_the_deadline(raw: RawServer) -> None:
+    from atoma_sdk._runtime import deadline
+    from atoma_sdk._runtime.bounded import aread_body
+
+    async def go() -> None:
+        client = DefaultAioHttpClient()
+        response = await send_async(client, _request(client, raw.url + "/json"), owned=True)
+        with deadline.scope(0.05):
+            await asyncio.sleep(0.1)  # the body has arrived; the deadline has passed
+            assert hasattr(response.stream, "take_whole")
+            with pytest.raises(httpx.ReadTimeout) as caught:
+                await aread_body(response, 1024)
+        assert caught.value.request is response.request
+        await client.aclose()
+
+    asyncio.run(go())
+    raw.take()

@@ -86,6 +86,24 @@ class _DeadlineStream(httpx.AsyncByteStream):
             return self._relayed()
         return _Chunks(self._content, self._request)
 
+    def take_whole(self) -> bytes | None:
+        """The whole raw body when aiohttp has received all of it (taken from its buffer, which aiohttp's
+        read-buffer limits keep small: a larger body is never all there), else None (nothing is awaited).
+        The reader counts it under its cap and deadline as any chunk (``bounded.aread_body``)."""
+        content = self._content
+        if content is None or not content.is_eof():
+            return None
+        request = self._request
+        try:
+            whole: bytes = content.read_nowait(-1)
+        except Exception as exc:
+            try:
+                _raise_mapped(exc)
+            except httpx.RequestError as mapped:
+                mapped.request = request  # as httpx's aiter_raw sets it
+                raise
+        return whole
+
     async def _relayed(self) -> AsyncIterator[bytes]:
         chunks = self._inner.__aiter__()
         while True:

@@ -217,6 +217,11 @@ class _BoundAsync(httpx.AsyncByteStream):
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._stream.__aiter__()
 
+    def take_whole(self) -> bytes | None:
+        """The inner stream's ``take_whole()`` (the whole body once received; see ``bounded.aread_body``)."""
+        take = getattr(self._stream, "take_whole", None)
+        return None if take is None else take()
+
     async def aclose(self) -> None:
         self._response.elapsed = datetime.timedelta(seconds=time.perf_counter() - self._start)
         await self._stream.aclose()
