@@ -210,7 +210,7 @@ def aiohttp_transport(
 
         import aiohttp
         from httpx_aiohttp import AiohttpTransport
-        from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
+        from httpx_aiohttp.transport import AiohttpResponseStream
         from multidict import CIMultiDict
     except ImportError:
         raise ImportError(_INSTALL_HINT) from None
@@ -248,11 +248,11 @@ def aiohttp_transport(
         async def _send(self, request: httpx.Request) -> httpx.Response:
             """``httpx-aiohttp``'s request for a read body and no proxy, with less per-request work: the
             header list passed as aiohttp's own type (not re-merged through httpx's mapping view), one
-            ``ClientTimeout`` per setting."""
+            ``ClientTimeout`` per setting, errors mapped without a context manager per request."""
             session = self.client
             if not isinstance(session, aiohttp.ClientSession):
                 session = self.client = self.get_client()
-            with map_aiohttp_exceptions():
+            try:
                 response = await session.request(
                     request.method,
                     str(request.url),
@@ -264,6 +264,8 @@ def aiohttp_transport(
                     timeout=self._timeout(request.extensions.get("timeout", {})),
                     server_hostname=request.extensions.get("sni_hostname"),
                 )
+            except Exception as exc:
+                _raise_mapped(exc)
             extensions = {"http_version": b"HTTP/1.1"}
             if response.reason:
                 extensions["reason_phrase"] = response.reason.encode()
