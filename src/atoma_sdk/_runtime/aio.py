@@ -28,7 +28,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import httpx
 
@@ -69,12 +69,9 @@ async def _within_deadline(step: Awaitable[_T], request: httpx.Request) -> _T:
 class _DeadlineStream(httpx.AsyncByteStream):
     """A response body whose every chunk waits at most the deadline's time left.
 
-    Over ``httpx-aiohttp``'s stream it reads aiohttp's buffer directly: a chunk already received is taken
-    at once (no timer), the next one is awaited under the deadline. ``aclose`` also unbinds the stream from
-    its response (httpx's ``BoundAsyncStream`` and the response point at each other).
+    Over ``httpx-aiohttp``'s stream it reads aiohttp's buffer directly (:class:`_Chunks`). ``aclose`` also
+    unbinds the stream from its response (httpx's ``BoundAsyncStream`` and the response point at each other).
     """
-
-    _CHUNK = 16 * 1024  # httpx-aiohttp's chunk size
 
     def __init__(
         self, inner: httpx.AsyncByteStream, request: httpx.Request, response: httpx.Response
@@ -84,29 +81,37 @@ class _DeadlineStream(httpx.AsyncByteStream):
         content = getattr(getattr(inner, "_aiohttp_response", None), "content", None)
         self._content: Any = content if hasattr(content, "read_nowait") else None
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
         if self._content is None:
-            chunks = self._inner.__aiter__()
-            while True:
-                try:
-                    chunk = await _within_deadline(chunks.__anext__(), self._request)
-                except StopAsyncIteration:
-                    return
-                yield chunk
-        from httpx_aiohttp.transport import map_aiohttp_exceptions
+            return self._relayed()
+        return _Chunks(self._content, self._request)
 
-        content, request, size = self._content, self._request, self._CHUNK
-        with map_aiohttp_exceptions():
-            while True:
-                check_deadline(request)
-                chunk = content.read_nowait(size)
-                if not chunk:
-                    if content.at_eof():
-                        return
-                    chunk = await _within_deadline(content.read(size), request)
-                    if not chunk:
-                        return
-                yield chunk
+    def take_whole(self) -> bytes | None:
+        """The whole raw body when aiohttp has received all of it (taken from its buffer, which aiohttp's
+        read-buffer limits keep small: a larger body is never all there), else None (nothing is awaited).
+        The reader counts it under its cap and deadline as any chunk (``bounded.aread_body``)."""
+        content = self._content
+        if content is None or not content.is_eof():
+            return None
+        request = self._request
+        try:
+            whole: bytes = content.read_nowait(-1)
+        except Exception as exc:
+            try:
+                _raise_mapped(exc)
+            except httpx.RequestError as mapped:
+                mapped.request = request  # as httpx's aiter_raw sets it
+                raise
+        return whole
+
+    async def _relayed(self) -> AsyncIterator[bytes]:
+        chunks = self._inner.__aiter__()
+        while True:
+            try:
+                chunk = await _within_deadline(chunks.__anext__(), self._request)
+            except StopAsyncIteration:
+                return
+            yield chunk
 
     async def aclose(self) -> None:
         response, self._response = self._response, None
@@ -115,6 +120,67 @@ class _DeadlineStream(httpx.AsyncByteStream):
         finally:
             if response is not None:
                 response.stream = self  # drop httpx's wrapper, and with it the response <-> stream cycle
+
+
+class _Chunks:
+    """aiohttp's buffered body in chunks of ``httpx-aiohttp``'s size: a chunk already received is taken at
+    once (no timer), the next one is awaited under the deadline; aiohttp's errors become httpx's as
+    ``httpx-aiohttp`` maps them. An iterator object, not an async generator: nothing to register with the
+    loop or finalize per response."""
+
+    __slots__ = ("_content", "_request")
+    _SIZE = 16 * 1024
+
+    def __init__(self, content: Any, request: httpx.Request) -> None:
+        self._content, self._request = content, request
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        content, request = self._content, self._request
+        try:
+            check_deadline(request)
+            chunk: bytes = content.read_nowait(self._SIZE)
+            if not chunk:
+                if content.at_eof():
+                    raise StopAsyncIteration
+                chunk = await _within_deadline(content.read(self._SIZE), request)
+                if not chunk:
+                    raise StopAsyncIteration
+        except StopAsyncIteration:
+            raise
+        except Exception as exc:
+            _raise_mapped(exc)
+        return chunk
+
+
+def _raise_mapped(exc: Exception) -> NoReturn:
+    """Raise ``exc`` as ``httpx-aiohttp`` maps aiohttp's errors (others unchanged)."""
+    from httpx_aiohttp.transport import map_aiohttp_exceptions
+
+    with map_aiohttp_exceptions():
+        raise exc
+    raise AssertionError("unreachable")  # pragma: no cover - the block above always raises
+
+
+def _header_items(headers: httpx.Headers) -> list[tuple[str, str]]:
+    """The header list as httpx's default transport sends it (names as given, repeats kept), as text
+    decoded the way httpx decodes it (ASCII, else ``headers.encoding``)."""
+    raw = headers.raw
+    try:
+        return [(name.decode("ascii"), value.decode("ascii")) for name, value in raw]
+    except UnicodeDecodeError:
+        encoding = headers.encoding
+        return [(name.decode(encoding), value.decode(encoding)) for name, value in raw]
+
+
+def _body(request: httpx.Request) -> bytes | None:
+    """The request's body when it is read (None: a stream still to send)."""
+    try:
+        return request.content
+    except httpx.RequestNotRead:
+        return None
 
 
 class _Cookies(httpx.Cookies):
@@ -140,14 +206,17 @@ def aiohttp_transport(
     Also usable as the ``inner_transport`` of ``atoma_sdk.openai.async_confidential_http_client``.
     """
     try:
+        import asyncio
+
+        import aiohttp
         from httpx_aiohttp import AiohttpTransport
+        from httpx_aiohttp.transport import AiohttpResponseStream
+        from multidict import CIMultiDict
     except ImportError:
         raise ImportError(_INSTALL_HINT) from None
 
     class _Transport(AiohttpTransport):
         def get_client(self) -> Any:
-            import aiohttp
-
             limit = self.limits.max_connections
             connector = aiohttp.TCPConnector(
                 limit=limit if limit is not None else 0,
@@ -156,11 +225,69 @@ def aiohttp_transport(
             )
             return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
+        _timeouts: dict[tuple[Any, Any, Any], Any]
+
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            response = await _within_deadline(super().handle_async_request(request), request)
+            if self.proxy is not None or _body(request) is None:
+                opening = super().handle_async_request(request)
+            else:
+                opening = self._send(request)
+            try:
+                response = await _within_deadline(opening, request)
+            except httpx.ConnectTimeout as exc:
+                cause = exc.__cause__
+                timeout = (TimeoutError, asyncio.TimeoutError)
+                if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, timeout):
+                    # httpx-aiohttp's map makes a refused connection a ConnectTimeout (first match wins)
+                    raise httpx.ConnectError(str(exc), request=request) from cause
+                raise
             if isinstance(response.stream, httpx.AsyncByteStream):
                 response.stream = _DeadlineStream(response.stream, request, response)
             return response
+
+        async def _send(self, request: httpx.Request) -> httpx.Response:
+            """``httpx-aiohttp``'s request for a read body and no proxy, with less per-request work: the
+            header list passed as aiohttp's own type (not re-merged through httpx's mapping view), one
+            ``ClientTimeout`` per setting, errors mapped without a context manager per request."""
+            session = self.client
+            if not isinstance(session, aiohttp.ClientSession):
+                session = self.client = self.get_client()
+            try:
+                response = await session.request(
+                    request.method,
+                    str(request.url),
+                    headers=CIMultiDict(_header_items(request.headers)),
+                    data=request.content or None,
+                    allow_redirects=False,
+                    auto_decompress=False,
+                    compress=False,
+                    timeout=self._timeout(request.extensions.get("timeout", {})),
+                    server_hostname=request.extensions.get("sni_hostname"),
+                )
+            except Exception as exc:
+                _raise_mapped(exc)
+            extensions = {"http_version": b"HTTP/1.1"}
+            if response.reason:
+                extensions["reason_phrase"] = response.reason.encode()
+            return httpx.Response(
+                status_code=response.status,
+                headers=response.raw_headers,
+                stream=AiohttpResponseStream(response),
+                request=request,
+                extensions=extensions,
+            )
+
+        def _timeout(self, timeout: dict[str, Any]) -> Any:
+            """aiohttp's timeout of httpx's per-phase timeouts, as ``httpx-aiohttp`` maps them (cached)."""
+            key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
+            cache = self.__dict__.setdefault("_timeouts", {})
+            found = cache.get(key)
+            if found is None:
+                if len(cache) >= 32:
+                    cache.clear()
+                connect, read, pool = key
+                found = cache[key] = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
+            return found
 
     return _Transport(
         verify=verify,

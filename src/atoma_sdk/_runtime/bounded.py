@@ -313,6 +313,19 @@ async def araw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
         yield raw
 
 
+def _whole_body(response: httpx.Response) -> bytes | None:
+    """The whole raw body at once when the response's stream already holds all of it (its ``take_whole()``:
+    the aiohttp transport's), counted as read as ``aiter_raw`` counts it; None: read the stream."""
+    take = getattr(response.stream, "take_whole", None)
+    if take is None or response.is_stream_consumed or response.is_closed:
+        return None
+    whole: bytes | None = take()
+    if whole is not None:
+        response.is_stream_consumed = True
+        response._num_bytes_downloaded += len(whole)
+    return whole
+
+
 async def aread_body(
     response: httpx.Response, limit: int, what: str = "response body", *, truncate: bool = False
 ) -> bytes:
@@ -322,9 +335,13 @@ async def aread_body(
         if done is not None:
             return done
         collector = _Collector(response, limit, what, truncate)
-        async for raw in response.aiter_raw():
-            if not collector.add(response, raw):
-                break
+        whole = _whole_body(response)
+        if whole is not None:
+            collector.add(response, whole)
+        else:
+            async for raw in response.aiter_raw():
+                if not collector.add(response, raw):
+                    break
         body = collector.finish()
     finally:
         await response.aclose()

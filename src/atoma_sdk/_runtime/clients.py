@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
+import logging
 import os
 import threading
+import time
 import weakref
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -29,6 +32,8 @@ __all__ = [
     "owned_client",
     "owned_transport",
     "request_timeout",
+    "send",
+    "send_async",
 ]
 
 #: Async requests one SDK sends at once (``AtomaSDK(max_concurrent_requests=...)``); the rest wait in FIFO
@@ -147,6 +152,141 @@ def _header_list(
     elif method.upper() in ("POST", "PUT", "PATCH"):
         merged.insert(1, _BODYLESS)
     return merged
+
+
+#: httpx's logger: ``client.send`` writes an INFO line per request (while it is enabled, that path is taken).
+_HTTPX_LOG = logging.getLogger("httpx")
+_STATES: Any = getattr(httpx._client, "ClientState", None)
+
+
+def _direct_transport(
+    client: httpx.Client | httpx.AsyncClient, request: httpx.Request, sends: Any, stream_type: type
+) -> Any:
+    """The transport an SDK-owned client would hand ``request`` to, when ``client.send`` would do nothing
+    else with it (no auth flow, event hook or INFO log; not closed; no redirect followed, since the SDK
+    never asks). None: ``client.send`` must run (also when this httpx's client internals differ).
+
+    ``client.send``'s path (``send`` > auth flow > redirect loop > ``_send_single_request``) has the same
+    shape in httpx 0.27.2, 0.28.1 and 0.29 (compared line by line; tests/runtime/test_direct_send.py compares
+    the results on the installed one)."""
+    if _STATES is None:  # pragma: no cover - another httpx
+        return None
+    try:
+        hooks = client._event_hooks
+        if (
+            getattr(client.send, "__func__", None) is not sends
+            or client._state is _STATES.CLOSED
+            or client._auth is not None
+            or hooks["request"]
+            or hooks["response"]
+            or request.url.userinfo
+            or "timeout" not in request.extensions
+            or not isinstance(request.stream, stream_type)
+            or _HTTPX_LOG.isEnabledFor(logging.INFO)
+        ):
+            return None
+        return client._transport_for_url(request.url)
+    except (AttributeError, KeyError, TypeError):  # pragma: no cover - another httpx's internals
+        return None
+
+
+class _BoundSync(httpx.SyncByteStream):
+    """httpx's ``BoundSyncStream`` (sets ``response.elapsed`` on close) without a generator per body."""
+
+    __slots__ = ("_response", "_start", "_stream")
+
+    def __init__(self, stream: httpx.SyncByteStream, response: httpx.Response, start: float) -> None:
+        self._stream, self._response, self._start = stream, response, start
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._stream)
+
+    def close(self) -> None:
+        self._response.elapsed = datetime.timedelta(seconds=time.perf_counter() - self._start)
+        self._stream.close()
+
+
+class _BoundAsync(httpx.AsyncByteStream):
+    """Async :class:`_BoundSync` (httpx's ``BoundAsyncStream``)."""
+
+    __slots__ = ("_response", "_start", "_stream")
+
+    def __init__(self, stream: httpx.AsyncByteStream, response: httpx.Response, start: float) -> None:
+        self._stream, self._response, self._start = stream, response, start
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()
+
+    def take_whole(self) -> bytes | None:
+        """The inner stream's ``take_whole()`` (the whole body once received; see ``bounded.aread_body``)."""
+        take = getattr(self._stream, "take_whole", None)
+        return None if take is None else take()
+
+    async def aclose(self) -> None:
+        self._response.elapsed = datetime.timedelta(seconds=time.perf_counter() - self._start)
+        await self._stream.aclose()
+
+
+def _bind(client: httpx.Client | httpx.AsyncClient, request: httpx.Request, response: httpx.Response) -> None:
+    """What ``client.send`` does with a transport's response before returning it: request, cookies,
+    default encoding, and the next request of a redirect (built, never followed; it may raise)."""
+    response.request = request
+    headers = response.headers
+    if "set-cookie" in headers or "set-cookie2" in headers:  # else the jar's parse would store nothing
+        client.cookies.extract_cookies(response)
+    response.default_encoding = client._default_encoding
+    if response.has_redirect_location:
+        response.next_request = client._build_redirect_request(request, response)
+
+
+def send(client: httpx.Client, request: httpx.Request, *, owned: bool) -> httpx.Response:
+    """``client.send(request, stream=True, follow_redirects=False)``; on a client the SDK owns, the same
+    result handed straight to its transport when none of ``send``'s layers would act (the auth flow,
+    redirect loop, event hooks and log: see :func:`_direct_transport`)."""
+    transport: httpx.BaseTransport | None = None
+    if owned:
+        transport = _direct_transport(client, request, httpx.Client.send, httpx.SyncByteStream)
+    if transport is None:
+        return client.send(request, stream=True, follow_redirects=False)
+    client._state = _STATES.OPENED
+    start = time.perf_counter()
+    try:
+        response = transport.handle_request(request)
+    except httpx.RequestError as exc:
+        exc.request = request
+        raise
+    assert isinstance(response.stream, httpx.SyncByteStream)  # as httpx asserts
+    response.stream = _BoundSync(response.stream, response, start)
+    try:
+        _bind(client, request, response)
+    except BaseException:
+        response.close()
+        raise
+    return response
+
+
+async def send_async(client: httpx.AsyncClient, request: httpx.Request, *, owned: bool) -> httpx.Response:
+    """Async :func:`send`."""
+    transport: httpx.AsyncBaseTransport | None = None
+    if owned:
+        transport = _direct_transport(client, request, httpx.AsyncClient.send, httpx.AsyncByteStream)
+    if transport is None:
+        return await client.send(request, stream=True, follow_redirects=False)
+    client._state = _STATES.OPENED
+    start = time.perf_counter()
+    try:
+        response = await transport.handle_async_request(request)
+    except httpx.RequestError as exc:
+        exc.request = request
+        raise
+    assert isinstance(response.stream, httpx.AsyncByteStream)  # as httpx asserts
+    response.stream = _BoundAsync(response.stream, response, start)
+    try:
+        _bind(client, request, response)
+    except BaseException:
+        await response.aclose()
+        raise
+    return response
 
 
 def request_timeout(

@@ -18,7 +18,7 @@ from .. import errors
 from ..types import UNSET
 from . import deadline, redact
 from .bounded import ACCEPT_ENCODING, ERROR_BODY_LIMIT, aread_body, limit_for, read_body
-from .clients import ClientPool, build_request, request_timeout
+from .clients import ClientPool, build_request, request_timeout, send, send_async
 from .config import SDKConfig, check_headers
 from .hooks import HookContext, Hooks
 from .logs import RequestLog, current_attempt, resolve_logger
@@ -151,7 +151,7 @@ class Runtime:
             try:
                 with deadline.scope(self.attempt_seconds(options)):
                     # Always unread and never redirected; the body is read here, capped (streams: on error).
-                    response = client.send(request, stream=True, follow_redirects=False)
+                    response = send(client, request, owned=self.clients.owns_client)
                     if not stream or response.status_code >= 300:
                         read_body(response, self._cap(op, response), truncate=response.status_code >= 300)
             except httpx.TransportError as exc:
@@ -185,7 +185,7 @@ class Runtime:
             try:
                 async with self.clients.request_slot():
                     with deadline.scope(self.attempt_seconds(options)):
-                        response = await client.send(request, stream=True, follow_redirects=False)
+                        response = await send_async(client, request, owned=self.clients.owns_async_client)
                         if not stream or response.status_code >= 300:
                             await aread_body(
                                 response, self._cap(op, response), truncate=response.status_code >= 300
