@@ -9,8 +9,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -36,6 +36,8 @@ __all__ = [
     "send_async",
 ]
 
+T = TypeVar("T")
+
 #: Async requests one SDK sends at once (``AtomaSDK(max_concurrent_requests=...)``); the rest wait in FIFO
 #: order instead of queueing inside the connection pool. The default matches the pool, so it never throttles
 #: real (latency-bound) traffic; with the linear pool assignment (``pool.py``) a smaller bound no longer pays
@@ -51,40 +53,65 @@ _POOLS: weakref.WeakSet[ClientPool] = weakref.WeakSet()
 _INHERITED: list[object] = []
 
 
-def owned_transport() -> httpx.HTTPTransport:
+def owned_transport(proxy: httpx.Proxy | None = None) -> httpx.HTTPTransport:
     """An SDK-owned sync transport: default pool limits, deadlines enforced at every socket operation."""
     from .netdeadline import install  # httpcore: loaded with the first transport, not by ``import atoma_sdk``
     from .pool import speed_up
 
-    transport = httpx.HTTPTransport(limits=default_limits())
+    transport = httpx.HTTPTransport(limits=default_limits(), proxy=proxy)
     install(transport)
-    speed_up(transport)
+    speed_up(transport)  # a proxy's pool keeps httpcore's own assignment
     return transport
 
 
-def owned_async_transport() -> httpx.AsyncHTTPTransport:
+def owned_async_transport(proxy: httpx.Proxy | None = None) -> httpx.AsyncHTTPTransport:
     """Async :func:`owned_transport`."""
     from .netdeadline import install
     from .pool import speed_up
 
-    transport = httpx.AsyncHTTPTransport(limits=default_limits())
+    transport = httpx.AsyncHTTPTransport(limits=default_limits(), proxy=proxy)
     install(transport)
     speed_up(transport)
     return transport
 
 
+def _environment_mounts(make: Callable[[httpx.Proxy], T]) -> dict[str, T | None]:
+    """The proxies httpx reads from the environment (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``,
+    ``NO_PROXY``) as mounts of SDK-owned transports: a client given a transport, as the SDK's own are,
+    reads none itself. Patterns that ``NO_PROXY`` exempts map to None (the client's own transport)."""
+    try:
+        from httpx._utils import get_environment_proxies
+    except ImportError:  # pragma: no cover - another httpx: no proxies from the environment, as before
+        return {}
+    mounts: dict[str, T | None] = {}
+    for pattern, url in get_environment_proxies().items():
+        try:
+            mounts[pattern] = None if url is None else make(httpx.Proxy(url))
+        except (ValueError, ImportError, httpx.InvalidURL) as exc:
+            # Not the URL: it may hold a password.
+            raise errors.RequestValidationError(
+                f"the proxy the environment sets for {pattern!r} is not usable ({type(exc).__name__})"
+            ) from None
+    return mounts
+
+
 def owned_client() -> httpx.Client:
     """An SDK-owned sync client (redirects are never followed: the runtime sends with
-    ``follow_redirects=False`` whatever the client)."""
-    return httpx.Client(timeout=default_timeout(), transport=owned_transport())
+    ``follow_redirects=False`` whatever the client), with httpx's proxies from the environment."""
+    return httpx.Client(
+        timeout=default_timeout(), transport=owned_transport(), mounts=_environment_mounts(owned_transport)
+    )
 
 
 def owned_async_client() -> httpx.AsyncClient:
     """Async :func:`owned_client`."""
-    return httpx.AsyncClient(timeout=default_timeout(), transport=owned_async_transport())
+    return httpx.AsyncClient(
+        timeout=default_timeout(),
+        transport=owned_async_transport(),
+        mounts=_environment_mounts(owned_async_transport),
+    )
 
 
-#: Header names whose presence changes what httpx adds itself (a client setting one takes httpx's path).
 _HTTPX_MANAGED = frozenset({b"host", b"content-length", b"transfer-encoding"})
 _BODYLESS = (b"Content-Length", b"0")
 
