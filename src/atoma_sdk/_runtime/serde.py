@@ -237,7 +237,7 @@ def encode_request(
                 value = model.validate_python(_strip_unset(params))
                 data = model.dump_python(value, mode="json", by_alias=True, exclude_unset=True)
             else:
-                instance = model.model_validate(_top_level(model, params))
+                instance = model.__pydantic_validator__.validate_python(_top_level(model, params))
                 if not extra_body:
                     # Straight to JSON bytes (one C call): with no null anywhere there is no None to
                     # drop, and the bytes are those of the dump below (non-finite floats become null
