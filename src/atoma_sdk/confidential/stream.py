@@ -11,7 +11,6 @@ import httpx
 
 from .._runtime.bounded import DEFAULT_STREAM_LIMIT
 from .._runtime.eventstream import EventStream, EventStreamAsync
-from .._runtime.sse import ServerSentEvent
 from ..structured.accumulate import ChunkAccumulator
 from .receipt import Receipt
 from .verify import StreamVerifier
@@ -56,11 +55,7 @@ def _stream_hooks(verifier: StreamVerifier | None) -> tuple[Any, Any]:
     """The ``decode`` function and ``on_eof`` check of a stream (a buffered stream has neither)."""
     if verifier is None:
         return (lambda _event: None), None
-
-    def decode(event: ServerSentEvent) -> Any:
-        return verifier.decode(event.data)
-
-    return decode, verifier.finish
+    return verifier.decode_event, verifier.finish
 
 
 class ConfidentialStream(EventStream[T], _Accounting):
@@ -104,7 +99,10 @@ class ConfidentialStream(EventStream[T], _Accounting):
         if self._verifier is None:
             self.close()
             raise StopIteration
-        return self._seen(super().__next__())
+        item = EventStream.__next__(self)  # (no super() object per event)
+        if hasattr(getattr(item, "data", None), "choices"):  # _seen(), spelled out for the per-event path
+            self._accumulator.add(item)
+        return item
 
     def get_final_completion(self) -> ChatCompletionResponse:
         """Consume the rest of the stream; return the complete response (every choice, tool calls, usage)."""
