@@ -99,10 +99,7 @@ class ConfidentialStream(EventStream[T], _Accounting):
         if self._verifier is None:
             self.close()
             raise StopIteration
-        item = EventStream.__next__(self)  # (no super() object per event)
-        if hasattr(getattr(item, "data", None), "choices"):  # _seen(), spelled out for the per-event path
-            self._accumulator.add(item)
-        return item
+        return self._seen(EventStream.__next__(self))  # (no super() object per event)
 
     def get_final_completion(self) -> ChatCompletionResponse:
         """Consume the rest of the stream; return the complete response (every choice, tool calls, usage)."""
@@ -161,7 +158,7 @@ class ConfidentialStreamAsync(EventStreamAsync[T], _Accounting):
         if self._verifier is None:
             await self.aclose()
             raise StopAsyncIteration
-        return self._seen(await super().__anext__())
+        return self._seen(await EventStreamAsync.__anext__(self))  # (no super() object per event)
 
     async def get_final_completion(self) -> ChatCompletionResponse:
         """Consume the rest of the stream; return the complete response (every choice, tool calls, usage)."""
