@@ -11,7 +11,6 @@ import httpx
 
 from .._runtime.bounded import DEFAULT_STREAM_LIMIT
 from .._runtime.eventstream import EventStream, EventStreamAsync
-from .._runtime.sse import ServerSentEvent
 from ..structured.accumulate import ChunkAccumulator
 from .receipt import Receipt
 from .verify import StreamVerifier
@@ -56,11 +55,7 @@ def _stream_hooks(verifier: StreamVerifier | None) -> tuple[Any, Any]:
     """The ``decode`` function and ``on_eof`` check of a stream (a buffered stream has neither)."""
     if verifier is None:
         return (lambda _event: None), None
-
-    def decode(event: ServerSentEvent) -> Any:
-        return verifier.decode(event.data)
-
-    return decode, verifier.finish
+    return verifier.decode_event, verifier.finish
 
 
 class ConfidentialStream(EventStream[T], _Accounting):
@@ -104,7 +99,7 @@ class ConfidentialStream(EventStream[T], _Accounting):
         if self._verifier is None:
             self.close()
             raise StopIteration
-        return self._seen(super().__next__())
+        return self._seen(EventStream.__next__(self))  # (no super() object per event)
 
     def get_final_completion(self) -> ChatCompletionResponse:
         """Consume the rest of the stream; return the complete response (every choice, tool calls, usage)."""
@@ -163,7 +158,7 @@ class ConfidentialStreamAsync(EventStreamAsync[T], _Accounting):
         if self._verifier is None:
             await self.aclose()
             raise StopAsyncIteration
-        return self._seen(await super().__anext__())
+        return self._seen(await EventStreamAsync.__anext__(self))  # (no super() object per event)
 
     async def get_final_completion(self) -> ChatCompletionResponse:
         """Consume the rest of the stream; return the complete response (every choice, tool calls, usage)."""

@@ -7,13 +7,14 @@ never what the answer said.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pydantic
 
 from .._runtime.jsonsafe import loads
 from .._runtime.serde import describe_validation_error, parse_json, resolve
+from .._runtime.sse import ServerSentEvent
 from .._runtime.warn import warn
 from ..errors import (
     IntegrityError,
@@ -28,6 +29,8 @@ from .envelope import HASH_LEN, ClientSession, b64d, body_hash
 from .flows import Flow
 from .policy import ConfidentialityWarning, VerificationPolicy
 from .receipt import Receipt
+
+_compare_digest = hmac.compare_digest
 
 __all__ = ["AnswerVerifier", "StreamVerifier", "carries_tokens"]
 
@@ -55,46 +58,56 @@ class AnswerVerifier:
         ciphertext, nonce = answer.get("ciphertext"), answer.get("nonce")
         if not isinstance(ciphertext, str) or not isinstance(nonce, str):
             raise IntegrityError("an answer from the node is not encrypted")
-        plaintext = self.session.decrypt(ciphertext, nonce)
+        session = self.session
+        plaintext = session.decrypt(ciphertext, nonce)
         digest = body_hash(plaintext)
-        if hmac.compare_digest(digest, self.session.request_hash):
+        if _compare_digest(digest, session.request_hash):
             raise IntegrityError("the answer is the request reflected back")
-        self._check_hash(answer.get("response_hash"), digest)
-        self._check_signature(answer.get("signature"), digest)
-        self.receipt.response_hash_verified = self._hashed
-        self.receipt.signature_verified = self._signed
+        wire_hash = answer.get("response_hash")
+        if wire_hash is None:
+            self._no_hash()
+        elif not _compare_digest(b64d(wire_hash, length=HASH_LEN, what="response hash"), digest):
+            raise IntegrityError("the response hash does not match the decrypted answer")
+        signature = answer.get("signature")
+        if signature is None or not self.policy.verify_signatures:
+            self._unsigned()
+        else:
+            signer, checker = self.signer, self._checker
+            if signer is None or checker is None:
+                self._first_signature(signature, digest)
+            elif (seen := checker.verify(signature, digest)) is not signer and seen != signer:
+                # (the checker hands back its cached signer: ``is`` decides without comparing keys)
+                raise SignatureError("the answers of one request are signed by different keys")
+        receipt = self.receipt
+        receipt.response_hash_verified = self._hashed
+        receipt.signature_verified = self._signed
         return plaintext
 
-    def _check_hash(self, wire_hash: object, digest: bytes) -> None:
-        if wire_hash is None:
-            if self.policy.require_response_hash:
-                raise IntegrityError("the answer carries no response hash")
-            self._hashed = False
-            return
-        if not hmac.compare_digest(b64d(wire_hash, length=HASH_LEN, what="response hash"), digest):
-            raise IntegrityError("the response hash does not match the decrypted answer")
+    def _no_hash(self) -> None:
+        if self.policy.require_response_hash:
+            raise IntegrityError("the answer carries no response hash")
+        self._hashed = False
 
-    def _check_signature(self, signature: object, digest: bytes) -> None:
-        if signature is None or not self.policy.verify_signatures:
-            if self.policy.require_signature and self.policy.verify_signatures:
-                raise SignatureError("the answer is not signed by its node")
-            self._signed = False
-            return
+    def _unsigned(self) -> None:
+        """An answer without a signature, or signatures not checked."""
+        if self.policy.require_signature and self.policy.verify_signatures:
+            raise SignatureError("the answer is not signed by its node")
+        self._signed = False
+
+    def _first_signature(self, signature: object, digest: bytes) -> None:
+        """The first signature of a request: it decides the signer (pinned, if pins are given)."""
         checker = self._checker
         if checker is None:
             checker = self._checker = sui.SignatureChecker(self.policy.signature_schemes)
         signer = checker.verify(signature, digest)
-        if self.signer is None:
-            pinned = self.policy.pinned_signers
-            if pinned is not None and signer.address not in pinned:
-                self.receipt.signer_pinned = False
-                raise SignatureError("the answer is signed by a node that is not pinned")
-            self.signer = signer
-            self.receipt.signer_address = signer.address
-            self.receipt.signature_scheme = signer.scheme
-            self.receipt.signer_pinned = None if pinned is None else True
-        elif signer is not self.signer and signer != self.signer:  # the checker hands back its cached signer
-            raise SignatureError("the answers of one request are signed by different keys")
+        pinned = self.policy.pinned_signers
+        if pinned is not None and signer.address not in pinned:
+            self.receipt.signer_pinned = False
+            raise SignatureError("the answer is signed by a node that is not pinned")
+        self.signer = signer
+        self.receipt.signer_address = signer.address
+        self.receipt.signature_scheme = signer.scheme
+        self.receipt.signer_pinned = None if pinned is None else True
 
     def parse(self, model_name: str, plaintext: bytes, *, item: str | None = None) -> Any:
         """Validate decrypted JSON with a model; IntegrityError if it does not match.
@@ -107,8 +120,7 @@ class AnswerVerifier:
             value = parse_json(model_name, plaintext)
             if item is None:
                 return value
-            # The item's own validator (``model_validate`` adds a Python layer of keyword checks).
-            return resolve(item).__pydantic_validator__.validate_python({"data": value})
+            return _wrap(item, value)
         except pydantic.ValidationError as exc:
             detail = describe_validation_error(exc)
         except MalformedResponseError as exc:  # NaN, Infinity, a number beyond a float
@@ -174,13 +186,21 @@ class StreamVerifier:
             raise IntegrityError("a stream event is not a JSON object")
         verifier = self.verifier
         plaintext = verifier.open(envelope)
-        self._track_nonce(envelope["nonce"])
+        nonce = envelope["nonce"]
+        if nonce in self._nonces:
+            self._reused_nonce()
+        else:
+            self._nonces.add(nonce)
         flow = verifier.flow
         assert flow.stream_item is not None and flow.stream_chunk is not None
         item = verifier.parse(flow.stream_chunk, plaintext, item=flow.stream_item)
         chunk = item.data
         verifier.check_identity(chunk, flow.chunk_object)
-        self._check_same_stream(chunk)
+        chunk_id = getattr(chunk, "id", None)
+        if self._first_id is None:
+            self._first_id = chunk_id
+        elif chunk_id != self._first_id:
+            raise IntegrityError("a chunk from another stream was spliced into this one")
         receipt = self.receipt
         receipt.chunks += 1
         usage = getattr(chunk, "usage", None)
@@ -199,6 +219,10 @@ class StreamVerifier:
                 self._count(index)
         return item
 
+    def decode_event(self, event: ServerSentEvent) -> Any:
+        """:meth:`decode` of one event's data (the stream's decode function)."""
+        return self.decode(event.data)
+
     def _count(self, index: int) -> None:
         """One more (chunk, choice) pair that carried tokens; past the request's limit: duplication."""
         self.receipt.content_chunks += 1
@@ -212,13 +236,10 @@ class StreamVerifier:
                 f"({limit}): chunks were duplicated or replayed"
             )
 
-    def _track_nonce(self, nonce: str) -> None:
-        if nonce in self._nonces:
-            if not self.receipt.nonce_reuse:
-                self.receipt.nonce_reuse = True
-                self._on_nonce_reuse()
-        else:
-            self._nonces.add(nonce)
+    def _reused_nonce(self) -> None:
+        if not self.receipt.nonce_reuse:
+            self.receipt.nonce_reuse = True
+            self._on_nonce_reuse()
 
     def _on_nonce_reuse(self) -> None:
         mode = self.verifier.policy.nonce_reuse
@@ -234,13 +255,6 @@ class StreamVerifier:
                 "refuse such streams, or nonce_reuse='ignore' to accept them silently",
                 cli="run with --nonce-reuse buffer to avoid it, or --nonce-reuse raise to refuse it",
             )
-
-    def _check_same_stream(self, chunk: Any) -> None:
-        chunk_id = getattr(chunk, "id", None)
-        if self._first_id is None:
-            self._first_id = chunk_id
-        elif chunk_id != self._first_id:
-            raise IntegrityError("a chunk from another stream was spliced into this one")
 
     def finish(self) -> None:
         """At the end of the body: raise StreamTruncatedError unless the answer is complete."""
@@ -281,6 +295,18 @@ class StreamVerifier:
 
 _NOT_JSON = object()
 
+#: ``validate_python`` of each stream item model, by name (resolved once).
+_ITEM_VALIDATORS: dict[str, Callable[[Any], Any]] = {}
+
+
+def _wrap(item: str, value: Any) -> Any:
+    """The stream item ``item`` around a validated chunk: ``{"data": value}`` through the item's own
+    validator (``model_validate`` adds a Python layer of keyword checks)."""
+    validate = _ITEM_VALIDATORS.get(item)
+    if validate is None:
+        validate = _ITEM_VALIDATORS[item] = resolve(item).__pydantic_validator__.validate_python
+    return validate({"data": value})
+
 
 def _json_value(data: str | bytes) -> Any:
     """The JSON value, or ``_NOT_JSON`` for anything :func:`~atoma_sdk._runtime.jsonsafe.loads` rejects
@@ -296,9 +322,17 @@ def carries_tokens(choice: Any) -> bool:
     delta = getattr(choice, "delta", None)
     if delta is None:
         return _text(getattr(choice, "text", None))
-    if _text(getattr(delta, "content", None)) or _text(getattr(delta, "reasoning_content", None)):
+    # _text() spelled out for the two fields every chat chunk has (one call fewer each, per chunk)
+    content = getattr(delta, "content", None)
+    if isinstance(content, str) and content != "":
         return True
-    for call in _listed(getattr(delta, "tool_calls", None)):
+    reasoning = getattr(delta, "reasoning_content", None)
+    if isinstance(reasoning, str) and reasoning != "":
+        return True
+    calls = getattr(delta, "tool_calls", None)
+    if not isinstance(calls, list):
+        return False
+    for call in calls:
         function = getattr(call, "function", None)
         if _text(getattr(function, "name", None)) or _text(getattr(function, "arguments", None)):
             return True
@@ -307,7 +341,3 @@ def carries_tokens(choice: Any) -> bool:
 
 def _text(value: Any) -> bool:
     return isinstance(value, str) and value != ""
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

@@ -28,31 +28,34 @@ class ChunkAccumulator:
         usage = getattr(chunk, "usage", None)
         if usage is not None and hasattr(usage, "model_dump"):
             self._usage = usage
+        accs = self._choices
         for choice in getattr(chunk, "choices", None) or ():
             delta = getattr(choice, "delta", None)
-            if delta is not None:
-                self._add_choice(int(choice.index), choice, delta)
-
-    def _add_choice(self, index: int, choice: Any, delta: Any) -> None:
-        acc = self._choices.get(index)
-        if acc is None:
-            acc = {"index": index, "texts": {}, "finish_reason": None, "logprobs": None}
-            self._choices[index] = acc
-        texts: dict[str, list[str]] = acc["texts"]
-        get = _getter(delta)
-        content, refusal, reasoning = get("content"), get("refusal"), get("reasoning_content")
-        if isinstance(content, str):
-            _append(texts, "content", content)
-        if isinstance(refusal, str):
-            _append(texts, "refusal", refusal)
-        if isinstance(reasoning, str):
-            _append(texts, "reasoning_content", reasoning)
-        calls = get("tool_calls")
-        if isinstance(calls, list) and calls:
-            self._add_calls(index, calls)
-        reason = getattr(choice, "finish_reason", None)
-        if isinstance(reason, str):
-            acc["finish_reason"] = reason
+            if delta is None:
+                continue
+            index = int(choice.index)
+            acc = accs.get(index)
+            if acc is None:
+                acc = accs[index] = {"index": index, "texts": {}, "finish_reason": None, "logprobs": None}
+            get = _getter(delta)
+            content, refusal, reasoning = get("content"), get("refusal"), get("reasoning_content")
+            if isinstance(content, str):  # the usual chunk: only content
+                texts: dict[str, list[str]] = acc["texts"]
+                parts = texts.get("content")
+                if parts is None:
+                    texts["content"] = [content]
+                else:
+                    parts.append(content)
+            if isinstance(refusal, str):
+                _append(acc["texts"], "refusal", refusal)
+            if isinstance(reasoning, str):
+                _append(acc["texts"], "reasoning_content", reasoning)
+            calls = get("tool_calls")
+            if isinstance(calls, list) and calls:
+                self._add_calls(index, calls)
+            reason = getattr(choice, "finish_reason", None)
+            if isinstance(reason, str):
+                acc["finish_reason"] = reason
 
     def _add_calls(self, index: int, calls: list[Any]) -> None:
         for call in calls:
