@@ -198,3 +198,28 @@ def test_property_a_non_finite_number_never_reaches_a_model(numbers: list[bytes]
 def test_hex_ids_do_not_trigger_the_exact_check() -> None:
     assert not serde._maybe_non_finite(b'{"id":"chatcmpl-ab2e269f","v":1e5,"w":2.5e-300}')
     assert serde._maybe_non_finite(b'{"id":"x","v": 2.5e300}')  # a finite hit: the exact check decides
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_JSON_VALUES, st.sampled_from(["", " ", "\n", " x", "{}", "]"]), st.sampled_from(["", " "]))
+def test_property_the_object_fast_path_decodes_as_json_loads(value: Any, tail: str, head: str) -> None:
+    """``loads`` scans a text that starts with ``{`` at once; its result, and whether it fails, are
+    those of ``json.loads`` for any value, leading or trailing whitespace and trailing junk."""
+    import json
+
+    text = head + json.dumps({"k": value}) + tail
+    try:
+        expected = json.loads(text)
+    except ValueError:
+        with pytest.raises(errors.MalformedResponseError):
+            loads(text)
+        return
+    assert loads(text) == expected
+    assert loads(text.encode()) == expected

@@ -46,6 +46,8 @@ def _int(text: str) -> int:
 
 #: One decoder, built once (``json.loads`` with hooks builds a decoder and a scanner per call).
 _DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_float, parse_int=_int)
+#: Its scanner: ``decode`` is this call between two whitespace matches and a length check.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def loads(
@@ -63,7 +65,14 @@ def loads(
             data = data.decode(json.detect_encoding(data), "surrogatepass")
         elif data.startswith("\ufeff"):
             raise ValueError("unexpected BOM")  # json.loads refuses it too
-        return _DECODER.decode(data)
+        if data[:1] == "{":  # no leading whitespace: scan at once; done if nothing follows the value
+            try:
+                value, end = _SCAN(data, 0)
+            except StopIteration:
+                raise ValueError("malformed") from None
+            if end == len(data):
+                return value
+        return _DECODER.decode(data)  # whitespace around the value, another kind of value, extra data
     except _Rejected as exc:
         failure = exc.reason
     except RecursionError:
