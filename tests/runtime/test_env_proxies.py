@@ -76,3 +76,34 @@ def test_an_unusable_proxy_is_a_typed_error_without_its_url(env: pytest.MonkeyPa
     with SDK(server_url=_UPSTREAM) as sdk, pytest.raises(errors.RequestValidationError) as caught:
         sdk._runtime.call(CHAT, PARAMS)
     assert "hunter2" not in str(caught.value) and "http://" in str(caught.value)
+
+
+# -- the openai drop-in's transports (their default reaches the API over an SDK-owned client too) ------------
+
+
+def test_the_openai_transports_forward_reads_and_send_locks_through_the_proxy(
+    raw: RawServer, env: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    import httpx
+
+    from atoma_sdk._runtime import serde
+    from atoma_sdk.openai import AsyncConfidentialTransport, ConfidentialTransport
+
+    serde.set_resolver(None)  # the SDK's own models (this directory's fixture installs throw-away ones)
+    env.setenv("HTTP_PROXY", raw.url)
+    with httpx.Client(transport=ConfidentialTransport(), base_url=_UPSTREAM + "/v1") as http:
+        assert http.get("/models").status_code == 200  # a read, forwarded as it is
+        http.post("/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+
+    async def go() -> None:
+        transport = AsyncConfidentialTransport()
+        async with httpx.AsyncClient(transport=transport, base_url=_UPSTREAM + "/v1") as http:
+            assert (await http.get("/models")).status_code == 200
+
+    asyncio.run(go())
+    lines = [seen.split(b"\r\n", 1)[0] for seen in raw.take()]
+    assert lines[0] == b"GET http://upstream.invalid:9/v1/models HTTP/1.1"
+    # The confidential call starts with its lock, sent by the SDK-owned client through the same proxy (the
+    # recording server's answer is no lock, so the call then fails, typed, inside the transport).
+    assert lines[1].startswith(b"POST http://upstream.invalid:9/v1/") and b"lock" in lines[1]
+    assert lines[-1] == b"GET http://upstream.invalid:9/v1/models HTTP/1.1"

@@ -19,8 +19,8 @@ from .._runtime.clients import (
     ClientPool,
     _close_async_from_sync,
     default_timeout,
-    owned_async_transport,
-    owned_transport,
+    owned_async_client,
+    owned_client,
 )
 from .._runtime.config import SDKConfig
 from .._runtime.core import Runtime
@@ -92,7 +92,8 @@ class ConfidentialTransport(httpx.BaseTransport, _Shared):
 
     ``verification``: the :class:`~atoma_sdk.VerificationPolicy` (default: fail closed). ``on_receipt``:
     called with each call's :class:`~atoma_sdk.confidential.receipt.Receipt` once its answer verified (for a
-    stream, when it ended). ``inner``: the transport that reaches the API (default ``httpx.HTTPTransport()``).
+    stream, when it ended). ``inner``: the transport that reaches the API (default: the SDK's own, through
+    the proxies httpx reads from the environment).
     """
 
     def __init__(
@@ -103,15 +104,18 @@ class ConfidentialTransport(httpx.BaseTransport, _Shared):
         inner: httpx.BaseTransport | None = None,
     ) -> None:
         _Shared.__init__(self, verification, on_receipt)
-        self._inner = inner if inner is not None else owned_transport()
-        self._client = httpx.Client(transport=self._inner, timeout=default_timeout())
+        self._inner = inner
+        self._client = (
+            owned_client() if inner is None else httpx.Client(transport=inner, timeout=default_timeout())
+        )
         self._runtime = self.runtime(self._client, None)
         # Closed when the transport is collected too: an openai client never closed leaves no socket open.
         self._finalizer = weakref.finalize(self, self._client.close)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method.upper() in FORWARDED_METHODS:
-            return self._inner.handle_request(request)
+            forward: httpx.BaseTransport = _route(self._client, self._inner, request)
+            return forward.handle_request(request)
         try:
             intercept = self.intercept(request, request.read())
             call = self.unit(self._runtime, intercept)
@@ -131,7 +135,7 @@ class ConfidentialTransport(httpx.BaseTransport, _Shared):
 
 
 class AsyncConfidentialTransport(httpx.AsyncBaseTransport, _Shared):
-    """Async :class:`ConfidentialTransport` (``inner`` defaults to ``httpx.AsyncHTTPTransport()``)."""
+    """Async :class:`ConfidentialTransport`."""
 
     def __init__(
         self,
@@ -141,14 +145,19 @@ class AsyncConfidentialTransport(httpx.AsyncBaseTransport, _Shared):
         inner: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         _Shared.__init__(self, verification, on_receipt)
-        self._inner = inner if inner is not None else owned_async_transport()
-        self._client = httpx.AsyncClient(transport=self._inner, timeout=default_timeout())
+        self._inner = inner
+        self._client = (
+            owned_async_client()
+            if inner is None
+            else httpx.AsyncClient(transport=inner, timeout=default_timeout())
+        )
         self._runtime = self.runtime(None, self._client)
         self._finalizer = weakref.finalize(self, _close_later, self._client)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method.upper() in FORWARDED_METHODS:
-            return await self._inner.handle_async_request(request)
+            forward: httpx.AsyncBaseTransport = _route(self._client, self._inner, request)
+            return await forward.handle_async_request(request)
         try:
             intercept = self.intercept(request, await request.aread())
             call = self.unit(self._runtime, intercept)
@@ -166,6 +175,15 @@ class AsyncConfidentialTransport(httpx.AsyncBaseTransport, _Shared):
     async def aclose(self) -> None:
         self._finalizer.detach()
         await self._client.aclose()
+
+
+def _route(client: Any, inner: Any, request: httpx.Request) -> Any:
+    """The transport a forwarded read goes over: the one given, else the one the SDK-owned client picks for
+    its URL (an environment proxy, or the client's own transport)."""
+    if inner is not None:
+        return inner
+    pick = getattr(client, "_transport_for_url", None)  # httpx's own choice among its mounts
+    return client._transport if pick is None else pick(request.url)
 
 
 def _close_later(client: httpx.AsyncClient) -> None:
