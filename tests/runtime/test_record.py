@@ -81,6 +81,9 @@ def test_mutable_records_are_unhashable_and_assignable() -> None:
     config.timeout_ms = 10
     assert config.replace(timeout_ms=11).timeout_ms == 11 and config.timeout_ms == 10
     assert "secret-token" not in repr(config)  # its own repr wins over the record's
+    with pytest.raises(TypeError, match="replace") as refused:
+        pickle.dumps(config)  # it holds the token
+    assert "secret-token" not in str(refused.value)
     dispatch = Dispatch(True, {}, RequestOptions())
     assert dispatch == Dispatch(True, {}, RequestOptions())
 

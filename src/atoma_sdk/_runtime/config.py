@@ -253,6 +253,10 @@ class SDKConfig(Record):
         value = self.bearer_auth() if callable(self.bearer_auth) else self.bearer_auth
         return value or None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A pickle (or copy.copy) would carry the bearer token: ``replace()`` copies in process.
+        raise TypeError("SDKConfig holds the bearer token and is not picklable; copy it with replace()")
+
     def __repr__(self) -> str:
         auth = "<redacted>" if self.bearer_auth else "None"
         return (
