@@ -27,6 +27,15 @@ def test_parse_json_uses_the_current_resolver_models_and_adapters() -> None:
         serde.parse_json("Item", b'{"a": 1}')
 
 
+def test_python_validators_follow_the_resolver_too() -> None:
+    # The confidential stream wraps each chunk through this cache: a changed resolver must not leave the
+    # old model's validator behind.
+    serde.set_resolver({"Item": First}.__getitem__)
+    assert serde.validator("Item", "validate_python")({"a": 3}) == First(a=3)
+    serde.set_resolver({"Item": Second}.__getitem__)
+    assert serde.validator("Item", "validate_python")({"b": "y"}) == Second(b="y")
+
+
 @pytest.mark.parametrize("body", [b'{"a": NaN}', b'{"a": 1e999}', b'{"a": 1' + b"0" * 309 + b".5}"])
 def test_non_finite_numbers_are_refused_before_validation(body: bytes) -> None:
     serde.set_resolver({"Any": dict}.__getitem__)

@@ -39,9 +39,11 @@ class _Registry:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.cache: dict[str, Any] = {}
-        #: ``validate_json`` of each resolved name: the validator's own method for a model (pydantic's
-        #: ``model_validate_json`` wrapper only forwards to it), the adapter's for other types.
-        self.parsers: dict[str, Callable[[str | bytes], Any]] = {}
+        #: :func:`validator` by method (``validate_json`` / ``validate_python``), then name.
+        self.validators: dict[str, dict[str, Callable[[Any], Any]]] = {
+            "validate_json": {},
+            "validate_python": {},
+        }
         self.resolver: Resolver | None = None
 
 
@@ -57,7 +59,8 @@ def set_resolver(resolver: Resolver | None) -> None:
     with _registry.lock:
         _registry.resolver = resolver
         _registry.cache.clear()
-        _registry.parsers.clear()
+        for found in _registry.validators.values():
+            found.clear()
 
 
 def resolve(name: str) -> Any:
@@ -75,21 +78,23 @@ def resolve(name: str) -> Any:
         return cache[name]
 
 
-def _parser(name: str) -> Callable[[str | bytes], Any]:
+def validator(name: str, method: str = "validate_json") -> Callable[[Any], Any]:
+    """``method`` (``validate_json`` or ``validate_python``) of the model or type called ``name``, cached
+    until the resolver changes: the model's own validator (pydantic's ``model_validate_json`` /
+    ``model_validate`` only forward to it, through a Python layer of keyword checks), an adapter's method
+    for other types."""
+    found = _registry.validators[method]
     try:
-        return _registry.parsers[name]
+        return found[name]
     except KeyError:
         pass
     model = resolve(name)
-    # A model whose build was deferred has a placeholder validator until its first use; reading
-    # ``validate_json`` through it builds the model and gives the real validator's method.
-    parse: Callable[[str | bytes], Any] = (
-        model.validate_json
-        if isinstance(model, pydantic.TypeAdapter)
-        else model.__pydantic_validator__.validate_json
-    )
-    _registry.parsers[name] = parse
-    return parse
+    # A model whose build was deferred has a placeholder validator until its first use; reading the method
+    # through it builds the model and gives the real validator's.
+    target = model if isinstance(model, pydantic.TypeAdapter) else model.__pydantic_validator__
+    validate: Callable[[Any], Any] = getattr(target, method)
+    found[name] = validate
+    return validate
 
 
 def describe_validation_error(exc: pydantic.ValidationError, *, limit: int = 10) -> str:
@@ -316,7 +321,7 @@ def parse_json(model_name: str, content: bytes | str) -> Any:
     raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
     if _maybe_non_finite(raw):
         loads(raw)  # exact check (the pattern also matches inside strings); raises if really non-finite
-    return _parser(model_name)(content)
+    return validator(model_name)(content)
 
 
 def decode_response(model_name: str | None, content: bytes, raw_response: Any = None) -> Any:

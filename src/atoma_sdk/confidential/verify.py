@@ -7,13 +7,13 @@ never what the answer said.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pydantic
 
 from .._runtime.jsonsafe import loads
-from .._runtime.serde import describe_validation_error, parse_json, resolve
+from .._runtime.serde import describe_validation_error, parse_json, validator
 from .._runtime.sse import ServerSentEvent
 from .._runtime.warn import warn
 from ..errors import (
@@ -295,17 +295,10 @@ class StreamVerifier:
 
 _NOT_JSON = object()
 
-#: ``validate_python`` of each stream item model, by name (resolved once).
-_ITEM_VALIDATORS: dict[str, Callable[[Any], Any]] = {}
-
-
 def _wrap(item: str, value: Any) -> Any:
     """The stream item ``item`` around a validated chunk: ``{"data": value}`` through the item's own
-    validator (``model_validate`` adds a Python layer of keyword checks)."""
-    validate = _ITEM_VALIDATORS.get(item)
-    if validate is None:
-        validate = _ITEM_VALIDATORS[item] = resolve(item).__pydantic_validator__.validate_python
-    return validate({"data": value})
+    validator."""
+    return validator(item, "validate_python")({"data": value})
 
 
 def _json_value(data: str | bytes) -> Any:
