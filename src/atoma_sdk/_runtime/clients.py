@@ -53,26 +53,27 @@ _POOLS: weakref.WeakSet[ClientPool] = weakref.WeakSet()
 _INHERITED: list[object] = []
 
 
-def owned_transport(proxy: httpx.Proxy | None = None) -> httpx.HTTPTransport:
-    """An SDK-owned sync transport: default pool limits, deadlines enforced at every socket operation."""
+_Transport = TypeVar("_Transport", httpx.HTTPTransport, httpx.AsyncHTTPTransport)
+
+
+def _sdk_owned(transport: _Transport) -> _Transport:
+    """``transport`` with deadlines enforced at every socket operation and the linear pool assignment."""
     from .netdeadline import install  # httpcore: loaded with the first transport, not by ``import atoma_sdk``
     from .pool import speed_up
 
-    transport = httpx.HTTPTransport(limits=default_limits(), proxy=proxy)
     install(transport)
     speed_up(transport)  # a proxy's pool keeps httpcore's own assignment
     return transport
 
 
+def owned_transport(proxy: httpx.Proxy | None = None) -> httpx.HTTPTransport:
+    """An SDK-owned sync transport: default pool limits, deadlines enforced at every socket operation."""
+    return _sdk_owned(httpx.HTTPTransport(limits=default_limits(), proxy=proxy))
+
+
 def owned_async_transport(proxy: httpx.Proxy | None = None) -> httpx.AsyncHTTPTransport:
     """Async :func:`owned_transport`."""
-    from .netdeadline import install
-    from .pool import speed_up
-
-    transport = httpx.AsyncHTTPTransport(limits=default_limits(), proxy=proxy)
-    install(transport)
-    speed_up(transport)
-    return transport
+    return _sdk_owned(httpx.AsyncHTTPTransport(limits=default_limits(), proxy=proxy))
 
 
 def _environment_mounts(make: Callable[[httpx.Proxy], T]) -> dict[str, T | None]:
