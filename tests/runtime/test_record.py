@@ -12,12 +12,11 @@ from atoma_sdk._runtime.config import SDKConfig
 from atoma_sdk._runtime.forms import Dispatch
 from atoma_sdk._runtime.hooks import HookContext
 from atoma_sdk._runtime.operation import Operation, RequestOptions, RetryRule
-from atoma_sdk._runtime.record import FrozenRecord, Record
+from atoma_sdk._runtime.record import FrozenRecord, Record, set_field
 from atoma_sdk.confidential_chat import CREATE, CREATE_FORMS
 from atoma_sdk.utils.retries import DEFAULT_RETRY_CONFIG, BackoffStrategy, RetryConfig
 
 T = TypeVar("T")
-_set = object.__setattr__
 
 
 class Pair(FrozenRecord, Generic[T]):
@@ -26,8 +25,8 @@ class Pair(FrozenRecord, Generic[T]):
     right: int
 
     def __init__(self, left: T, right: int = 0) -> None:
-        _set(self, "left", left)
-        _set(self, "right", right)
+        set_field(self, "left", left)
+        set_field(self, "right", right)
 
 
 def test_fields_follow_init_order_not_slot_order() -> None:

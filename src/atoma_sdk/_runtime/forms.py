@@ -18,16 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .operation import RequestOptions
-from .record import FrozenRecord, Record
+from .record import FrozenRecord, Record, set_field
 
 __all__ = ["OPTION_NAMES", "ConfidentialForms", "Dispatch", "split"]
 
 #: Per-call options every generated method takes (the fields of :class:`RequestOptions`).
 OPTION_NAMES = ("retries", "server_url", "timeout_ms", "http_headers", "extra_body")
 _VERIFICATION = "verification"
-
-
-_set = object.__setattr__
 
 
 class ConfidentialForms(FrozenRecord):
@@ -67,14 +64,14 @@ class ConfidentialForms(FrozenRecord):
         raw_fixed: tuple[tuple[str, Any], ...] = (),
         plain_fixed: tuple[tuple[str, Any], ...] = (),
     ) -> None:
-        _set(self, "method", method)
-        _set(self, "raw", raw)
-        _set(self, "raw_required", raw_required)
-        _set(self, "plain", plain)
-        _set(self, "plain_required", plain_required)
-        _set(self, "marker", marker)
-        _set(self, "raw_fixed", raw_fixed)
-        _set(self, "plain_fixed", plain_fixed)
+        set_field(self, "method", method)
+        set_field(self, "raw", raw)
+        set_field(self, "raw_required", raw_required)
+        set_field(self, "plain", plain)
+        set_field(self, "plain_required", plain_required)
+        set_field(self, "marker", marker)
+        set_field(self, "raw_fixed", raw_fixed)
+        set_field(self, "plain_fixed", plain_fixed)
 
 
 class Dispatch(Record):

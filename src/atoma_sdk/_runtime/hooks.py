@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 import httpx
 
 from .raw import note_request, note_success
-from .record import FrozenRecord
+from .record import FrozenRecord, set_field
 
 __all__ = [
     "AfterErrorContext",
@@ -25,9 +25,6 @@ __all__ = [
     "Hooks",
     "SDKInitHook",
 ]
-
-
-_set = object.__setattr__
 
 
 class HookContext(FrozenRecord):
@@ -53,13 +50,13 @@ class HookContext(FrozenRecord):
         oauth2_scopes: list[str] | None = None,
         security_source: object | None = None,
     ) -> None:
-        _set(self, "operation_id", operation_id)
-        _set(self, "base_url", base_url)
-        _set(self, "attempt", attempt)
-        _set(self, "method", method)
-        _set(self, "path", path)
-        _set(self, "oauth2_scopes", oauth2_scopes)
-        _set(self, "security_source", security_source)
+        set_field(self, "operation_id", operation_id)
+        set_field(self, "base_url", base_url)
+        set_field(self, "attempt", attempt)
+        set_field(self, "method", method)
+        set_field(self, "path", path)
+        set_field(self, "oauth2_scopes", oauth2_scopes)
+        set_field(self, "security_source", security_source)
 
 
 BeforeRequestContext = HookContext

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..types import UNSET, OptionalNullable
-from .record import FrozenRecord
+from .record import FrozenRecord, set_field
 
 if TYPE_CHECKING:
     from ..utils.retries import RetryConfig
@@ -32,9 +32,6 @@ class RetryRule(enum.Enum):
     #: A confidential call retried as a whole unit (new lock, key and ciphertext): DEFAULT plus 423 and
     #: 425 (a locked stack, a lock that expired or was consumed).
     WHOLE_UNIT = "whole-unit"
-
-
-_set = object.__setattr__
 
 
 class Operation(FrozenRecord, Generic[T]):
@@ -83,16 +80,16 @@ class Operation(FrozenRecord, Generic[T]):
         retry_rule: RetryRule = RetryRule.DEFAULT,
         confidential: str | None = None,
     ) -> None:
-        _set(self, "operation_id", operation_id)
-        _set(self, "method", method)
-        _set(self, "path", path)
-        _set(self, "request", request)
-        _set(self, "response", response)
-        _set(self, "stream", stream)
-        _set(self, "sentinel", sentinel)
-        _set(self, "security", security)
-        _set(self, "retry_rule", retry_rule)
-        _set(self, "confidential", confidential)
+        set_field(self, "operation_id", operation_id)
+        set_field(self, "method", method)
+        set_field(self, "path", path)
+        set_field(self, "request", request)
+        set_field(self, "response", response)
+        set_field(self, "stream", stream)
+        set_field(self, "sentinel", sentinel)
+        set_field(self, "security", security)
+        set_field(self, "retry_rule", retry_rule)
+        set_field(self, "confidential", confidential)
 
 
 class RequestOptions(FrozenRecord):
@@ -113,8 +110,8 @@ class RequestOptions(FrozenRecord):
         http_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None:
-        _set(self, "retries", retries)
-        _set(self, "server_url", server_url)
-        _set(self, "timeout_ms", timeout_ms)
-        _set(self, "http_headers", http_headers)
-        _set(self, "extra_body", extra_body)
+        set_field(self, "retries", retries)
+        set_field(self, "server_url", server_url)
+        set_field(self, "timeout_ms", timeout_ms)
+        set_field(self, "http_headers", http_headers)
+        set_field(self, "extra_body", extra_body)

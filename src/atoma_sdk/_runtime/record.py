@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar
 
-__all__ = ["FrozenRecord", "Record"]
+__all__ = ["FrozenRecord", "Record", "set_field"]
 
 R = TypeVar("R", bound="Record")
+
+#: How a :class:`FrozenRecord`'s ``__init__`` sets its fields (its own ``__setattr__`` refuses).
+set_field = object.__setattr__
 
 
 class Record:
@@ -62,7 +65,7 @@ class Record:
 
 
 class FrozenRecord(Record):
-    """An immutable, hashable value; ``__init__`` sets fields with ``object.__setattr__``."""
+    """An immutable, hashable value; ``__init__`` sets fields with :data:`set_field`."""
 
     __slots__ = ()
 

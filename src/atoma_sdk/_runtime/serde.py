@@ -32,7 +32,6 @@ __all__ = [
 Resolver = Callable[[str], Any]
 
 
-
 class _Registry:
     """Resolved models by name, and the resolver that finds them."""
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from .._runtime.record import FrozenRecord
+from .._runtime.record import FrozenRecord, set_field
 
 __all__ = ["DEFAULT_RETRY_CONFIG", "BackoffStrategy", "RetryConfig"]
-
-
-_set = object.__setattr__
 
 
 class BackoffStrategy(FrozenRecord):
@@ -25,10 +22,10 @@ class BackoffStrategy(FrozenRecord):
     def __init__(
         self, initial_interval: int, max_interval: int, exponent: float, max_elapsed_time: int
     ) -> None:
-        _set(self, "initial_interval", initial_interval)
-        _set(self, "max_interval", max_interval)
-        _set(self, "exponent", exponent)
-        _set(self, "max_elapsed_time", max_elapsed_time)
+        set_field(self, "initial_interval", initial_interval)
+        set_field(self, "max_interval", max_interval)
+        set_field(self, "exponent", exponent)
+        set_field(self, "max_elapsed_time", max_elapsed_time)
 
 
 class RetryConfig(FrozenRecord):
@@ -53,10 +50,10 @@ class RetryConfig(FrozenRecord):
         retry_connection_errors: bool = True,
         max_attempts: int | None = None,
     ) -> None:
-        _set(self, "strategy", strategy)
-        _set(self, "backoff", backoff)
-        _set(self, "retry_connection_errors", retry_connection_errors)
-        _set(self, "max_attempts", max_attempts)
+        set_field(self, "strategy", strategy)
+        set_field(self, "backoff", backoff)
+        set_field(self, "retry_connection_errors", retry_connection_errors)
+        set_field(self, "max_attempts", max_attempts)
 
     @property
     def enabled(self) -> bool:
