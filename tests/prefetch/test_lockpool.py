@@ -191,6 +191,51 @@ def test_repeated_pooled_failures_back_off_from_pooling(sdk: AtomaSDK, node: Loc
     assert stats["prefetches"] == prefetched and stats["ready"] == 0
 
 
+class HeldRefills:
+    """Stands in for the pool's worker threads and runs nothing until :meth:`run` (a busy machine's
+    scheduling, which no server can produce)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[Any] = []
+
+    def submit(self, job: Any) -> None:
+        self.jobs.append(job)
+
+    def run(self) -> None:
+        jobs, self.jobs = self.jobs, []
+        for job in jobs:
+            job()
+
+    def stop(self) -> list[threading.Thread]:
+        return []
+
+
+def test_a_refill_decided_before_a_pooled_failure_but_started_after_it_is_stale(
+    sdk: AtomaSDK, node: LocalNode
+) -> None:
+    # The CI flake: the refill a call decides on runs only after that call's pooled lock failed for the
+    # second time; its lock belongs to the dropped pool and must not refill a pool that backs off.
+    chat(sdk)
+    settled(sdk)
+    node.faults.fail_next(status=425, route=CHAT_PATH)
+    chat(sdk)
+    settled(sdk)
+    pool = sdk.sdk_configuration.lock_pool
+    assert pool is not None
+    workers, held = pool._workers, HeldRefills()
+    pool._workers = held  # type: ignore[assignment]
+    try:
+        node.faults.fail_next(status=425, route=CHAT_PATH)
+        chat(sdk)
+        assert len(held.jobs) == 1
+        wasted = sdk.lock_pool_stats()["wasted"]
+        held.run()
+    finally:
+        pool._workers = workers  # closing the SDK stops the real worker threads
+    stats = settled(sdk)
+    assert (stats["pooled_failures"], stats["ready"], stats["wasted"]) == (2, 0, wasted + 1)
+
+
 def test_a_refill_that_lands_after_a_pooled_failure_is_replaced(sdk: AtomaSDK, node: LocalNode) -> None:
     # The flake seen under load: the refill started by a call lands *after* that call's pooled lock failed,
     # so it belongs to the dropped pool and is discarded; it must not leave the pool empty for good.
@@ -257,8 +302,10 @@ def test_close_stops_background_refills(node: LocalNode, recorder: Recorder) -> 
     pool = sdk.sdk_configuration.lock_pool
     assert isinstance(pool, LockPool)
     assert sdk.lock_pool_stats()["inflight"] == 1
+    workers = list(pool._workers._threads)  # this pool's (other tests' idle workers may still be alive)
+    assert workers and all(t.name == "atoma-lock-prefetch" for t in workers)
     sdk.close()
-    assert not any(t.name == "atoma-lock-prefetch" and t.is_alive() for t in threading.enumerate())
+    assert not any(t.is_alive() for t in workers)
     stats = sdk.lock_pool_stats()
     assert stats["inflight"] == 0 and stats["ready"] == 0 and stats["wasted"] == 1
 

@@ -264,6 +264,8 @@ class _Slot:
     paused_until: float = 0.0
     failures: int = 0
     generation: int = 0
+    #: The generation each refill not yet started was decided in, oldest first (refills are interchangeable).
+    unstarted: deque[int] = field(default_factory=deque)
 
 
 class LockPool:
@@ -296,6 +298,7 @@ class LockPool:
         unclaimed = slot.inflight - len(slot.waiters)
         wanted = max(0, target - len(slot.ready) - unclaimed)
         slot.inflight += wanted
+        slot.unstarted.extend([slot.generation] * wanted)
         return wanted
 
     def begin(self, key: PoolKey, *, is_async: bool) -> tuple[Ticket, int]:
@@ -407,8 +410,10 @@ class LockPool:
             self._slot(key).failures = 0
 
     def _start(self, key: PoolKey) -> tuple[int, float]:
+        """A refill starts: the generation it was decided in (a pool dropped since makes its lock stale)."""
         with self._guard:
-            return self._slot(key).generation, self._now()
+            slot = self._slot(key)
+            return (slot.unstarted.popleft() if slot.unstarted else slot.generation), self._now()
 
     def _landed(self, key: PoolKey, generation: int, started: float, lock: Any | None) -> int:
         """A prefetch finished (``lock`` None: it failed and was counted): to a waiter, else to the pool.
