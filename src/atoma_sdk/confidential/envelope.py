@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
@@ -26,16 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..errors import IntegrityError, KeyMismatchError
-
-_sodium_keypair: Callable[[], tuple[bytes, bytes]] | None = None
-_sodium_exchange: Callable[[bytes, bytes], bytes] | None = None
-_SodiumError: type[Exception] = ValueError
-try:  # ``atoma-sdk[fast]``: libsodium makes a fresh X25519 key and its shared secret in about half the time
-    from nacl.bindings import crypto_box_keypair as _sodium_keypair
-    from nacl.bindings import crypto_scalarmult as _sodium_exchange
-    from nacl.exceptions import RuntimeError as _SodiumError
-except ImportError:  # pragma: no cover - depends on the installed extras
-    pass
+from . import sodium
 
 KEY_LEN: Final = 32
 SALT_LEN: Final = 16
@@ -143,21 +134,21 @@ def _hkdf(shared: bytes, salt: bytes) -> bytes:
 def fresh_key_and_secret(peer_public: bytes) -> tuple[bytes, bytes]:
     """``(public key, shared secret with peer_public)`` of a fresh X25519 key that is then forgotten.
 
-    PyNaCl (libsodium) when installed, else cryptography; both refuse a low-order peer key (an all-zero
-    secret) with :class:`~atoma_sdk.errors.KeyMismatchError`.
+    libsodium (PyNaCl's, called with the GIL held) when installed, else cryptography; both refuse a low-order
+    peer key (an all-zero secret) with :class:`~atoma_sdk.errors.KeyMismatchError`.
     """
-    if _sodium_keypair is None or _sodium_exchange is None:
-        private = X25519PrivateKey.generate()
-        try:
-            shared = private.exchange(X25519PublicKey.from_public_bytes(peer_public))
-        except ValueError:
-            raise KeyMismatchError("the peer's X25519 public key is invalid (low order)") from None
-        return public_key_bytes(private), shared
-    public, secret = _sodium_keypair()
+    lib = sodium.library()
+    if lib is not None:
+        pair = lib.key_and_secret(peer_public)
+        if pair is None:
+            raise KeyMismatchError("the peer's X25519 public key is invalid (low order)")
+        return pair
+    private = X25519PrivateKey.generate()
     try:
-        return public, _sodium_exchange(secret, peer_public)
-    except _SodiumError:
+        shared = private.exchange(X25519PublicKey.from_public_bytes(peer_public))
+    except ValueError:
         raise KeyMismatchError("the peer's X25519 public key is invalid (low order)") from None
+    return public_key_bytes(private), shared
 
 
 def seal(key: bytes, nonce: bytes, plaintext: bytes) -> bytes:

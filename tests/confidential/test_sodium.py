@@ -1,0 +1,87 @@
+"""libsodium with the GIL held (``confidential/sodium.py``) agrees with PyNaCl and cryptography."""
+
+from __future__ import annotations
+
+import ctypes
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from atoma_sdk.confidential import envelope, sodium
+
+nacl_bindings = pytest.importorskip("nacl.bindings")
+
+P = 2**255 - 19
+# X25519 u-coordinates of small order (and their non-canonical forms): the shared secret is all zeros.
+LOW_ORDER_U = [
+    0,
+    1,
+    325606250916557431795983626356110631294008115727848805560023387167927233504,
+    39382357235489614581723060781553021112529911719440698176882885853963445705823,
+    P - 1,
+    P,
+    P + 1,
+]
+
+
+@pytest.fixture(scope="module")
+def lib() -> sodium.Sodium:
+    loaded = sodium.library()
+    assert loaded is not None, "PyNaCl is installed, so its libsodium must load"
+    return loaded
+
+
+def test_every_function_keeps_the_gil(lib: sodium.Sodium) -> None:
+    # ctypes releases the GIL around a call unless the function comes from a PyDLL (FUNCFLAG_PYTHONAPI).
+    for function in (lib._keypair, lib._scalarmult, lib._verify):
+        assert function._flags_ & ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
+
+
+def test_the_shared_secret_is_the_one_the_peer_derives(lib: sodium.Sodium) -> None:
+    peer = X25519PrivateKey.generate()
+    pair = lib.key_and_secret(envelope.public_key_bytes(peer))
+    assert pair is not None
+    public, shared = pair
+    assert len(public) == len(shared) == 32
+    assert peer.exchange(X25519PublicKey.from_public_bytes(public)) == shared
+    assert lib.key_and_secret(envelope.public_key_bytes(peer))[0] != public  # type: ignore[index]
+
+
+@pytest.mark.parametrize("u", LOW_ORDER_U)
+def test_low_order_peer_keys_are_refused(lib: sodium.Sodium, u: int) -> None:
+    key = (u % 2**256).to_bytes(32, "little")
+    assert lib.key_and_secret(key) is None
+
+
+def test_a_peer_key_of_the_wrong_length_is_refused(lib: sodium.Sodium) -> None:
+    assert lib.key_and_secret(bytes(31)) is None and lib.key_and_secret(bytes(33)) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(message=st.binary(max_size=300), flip=st.integers(min_value=-1, max_value=127))
+def test_verify_agrees_with_pynacl(lib: sodium.Sodium, message: bytes, flip: int) -> None:
+    public, secret = nacl_bindings.crypto_sign_keypair()
+    signature = bytearray(nacl_bindings.crypto_sign(message, secret)[:64])
+    key = bytearray(public)
+    if 0 <= flip < 64:
+        signature[flip] ^= 0x01
+    elif flip >= 64:
+        key[flip - 64 if flip < 96 else flip - 96] ^= 0x80
+    try:
+        nacl_bindings.crypto_sign_open(bytes(signature) + message, bytes(key))
+        expected = True
+    except Exception:  # PyNaCl raises BadSignatureError, or ValueError for a bad key
+        expected = False
+    assert lib.verify(bytes(signature), message, bytes(key)) is expected
+    assert expected is (flip < 0)
+
+
+def test_verify_refuses_wrong_lengths(lib: sodium.Sodium) -> None:
+    public, secret = nacl_bindings.crypto_sign_keypair()
+    signature = nacl_bindings.crypto_sign(b"m", secret)[:64]
+    assert lib.verify(signature, b"m", public)
+    assert not lib.verify(signature[:63], b"m", public)
+    assert not lib.verify(signature + b"\0", b"m", public)
+    assert not lib.verify(signature, b"m", public[:31])
