@@ -123,7 +123,7 @@ class Sizes:
     reps: int
 
 
-QUICK = Sizes(sequential=4, rounds=1, warmup=2, reps=5)
+QUICK = Sizes(sequential=4, rounds=3, warmup=2, reps=5)
 FULL = Sizes(sequential=10, rounds=3, warmup=3, reps=7)
 SMOKE = Sizes(sequential=1, rounds=1, warmup=1, reps=2)
 
