@@ -496,6 +496,9 @@ class LockPool:
         generation, started = self._start(key)
         lock = None
         try:
+            # One turn of the loop first: the call that started this refill writes its own request before
+            # the refill spends CPU on the lock's (httpx's anyio streams yield once before every write).
+            await asyncio.sleep(0)
             lock = await self.nodes.nodes_create_lock_async(**key.lock_options())
             self.observed(key, lock, prefetched=True)
         except errors.AtomaError:
