@@ -1,8 +1,9 @@
-"""libsodium with the GIL held (``confidential/sodium.py``) agrees with PyNaCl and cryptography."""
+"""The GIL-holding crypto (``confidential/sodium.py``, ``envelope.body_hash``) agrees with the libraries."""
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -85,3 +86,10 @@ def test_verify_refuses_wrong_lengths(lib: sodium.Sodium) -> None:
     assert not lib.verify(signature[:63], b"m", public)
     assert not lib.verify(signature + b"\0", b"m", public)
     assert not lib.verify(signature, b"m", public[:31])
+
+
+@pytest.mark.parametrize("size", [0, 1, 2047, 2048, 4094, 4095, 4096, 65535, 65536, 65537, 200_000])
+def test_body_hash_in_pieces_is_blake2b_of_the_whole(size: int) -> None:
+    # Bodies up to HASH_WITH_GIL_UP_TO are hashed in pieces that keep the GIL; the digest must not change.
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    assert envelope.body_hash(data) == hashlib.blake2b(data, digest_size=32).digest()
