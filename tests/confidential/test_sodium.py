@@ -27,20 +27,27 @@ LOW_ORDER_U = [
 ]
 
 
-@pytest.fixture(scope="module")
-def lib() -> sodium.Sodium:
+Lib = sodium.Sodium | sodium.PyNaClBindings
+
+
+@pytest.fixture(scope="module", params=["PyDLL", "PyNaCl's bindings (the fallback)"])
+def lib(request: pytest.FixtureRequest) -> Lib:
+    if request.param != "PyDLL":
+        return sodium.PyNaClBindings()
     loaded = sodium.library()
-    assert loaded is not None, "PyNaCl is installed, so its libsodium must load"
+    assert isinstance(loaded, sodium.Sodium), "PyNaCl's wheels export libsodium's symbols"
     return loaded
 
 
-def test_every_function_keeps_the_gil(lib: sodium.Sodium) -> None:
+def test_every_function_keeps_the_gil() -> None:
     # ctypes releases the GIL around a call unless the function comes from a PyDLL (FUNCFLAG_PYTHONAPI).
+    lib = sodium.library()
+    assert isinstance(lib, sodium.Sodium) and lib.holds_gil
     for function in (lib._keypair, lib._scalarmult, lib._verify):
         assert function._flags_ & ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
 
 
-def test_the_shared_secret_is_the_one_the_peer_derives(lib: sodium.Sodium) -> None:
+def test_the_shared_secret_is_the_one_the_peer_derives(lib: Lib) -> None:
     peer = X25519PrivateKey.generate()
     pair = lib.key_and_secret(envelope.public_key_bytes(peer))
     assert pair is not None
@@ -51,18 +58,18 @@ def test_the_shared_secret_is_the_one_the_peer_derives(lib: sodium.Sodium) -> No
 
 
 @pytest.mark.parametrize("u", LOW_ORDER_U)
-def test_low_order_peer_keys_are_refused(lib: sodium.Sodium, u: int) -> None:
+def test_low_order_peer_keys_are_refused(lib: Lib, u: int) -> None:
     key = (u % 2**256).to_bytes(32, "little")
     assert lib.key_and_secret(key) is None
 
 
-def test_a_peer_key_of_the_wrong_length_is_refused(lib: sodium.Sodium) -> None:
+def test_a_peer_key_of_the_wrong_length_is_refused(lib: Lib) -> None:
     assert lib.key_and_secret(bytes(31)) is None and lib.key_and_secret(bytes(33)) is None
 
 
 @settings(max_examples=150, deadline=None)
 @given(message=st.binary(max_size=300), flip=st.integers(min_value=-1, max_value=127))
-def test_verify_agrees_with_pynacl(lib: sodium.Sodium, message: bytes, flip: int) -> None:
+def test_verify_agrees_with_pynacl(lib: Lib, message: bytes, flip: int) -> None:
     public, secret = nacl_bindings.crypto_sign_keypair()
     signature = bytearray(nacl_bindings.crypto_sign(message, secret)[:64])
     key = bytearray(public)
@@ -79,7 +86,7 @@ def test_verify_agrees_with_pynacl(lib: sodium.Sodium, message: bytes, flip: int
     assert expected is (flip < 0)
 
 
-def test_verify_refuses_wrong_lengths(lib: sodium.Sodium) -> None:
+def test_verify_refuses_wrong_lengths(lib: Lib) -> None:
     public, secret = nacl_bindings.crypto_sign_keypair()
     signature = nacl_bindings.crypto_sign(b"m", secret)[:64]
     assert lib.verify(signature, b"m", public)
