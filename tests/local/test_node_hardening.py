@@ -230,6 +230,23 @@ def _raw_response(sock: socket.socket) -> tuple[int, dict[str, Any]]:
     return status, json.loads(body)
 
 
+def test_an_endless_header_is_refused_at_16_kib(node: Child) -> None:
+    # The node always parses with h11 (uvicorn's httptools protocol, which ``auto`` picks where httptools is
+    # installed, buffers header bytes without a bound until the header timeout).
+    with socket.create_connection(node.address, timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        sent = 0
+        try:
+            while sent < 64 * 1024 * 1024:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        except OSError:
+            pass  # the node closed the connection
+    print(f"endless header: closed after {sent >> 10} KiB sent")
+    assert sent < 8 * 1024 * 1024  # h11 stops at 16 KiB; the rest sat in socket buffers
+    sdk_chat(node.url)
+
+
 def test_a_declared_200_mb_body_is_refused_before_it_is_read(node: Child) -> None:
     before = node.peak_rss_kib()
     with socket.create_connection(node.address, timeout=10) as sock:

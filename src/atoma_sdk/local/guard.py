@@ -11,7 +11,7 @@ until the process runs out of file descriptors. The guard adds, per server:
   *stalled* connections are shed first (mid-headers or never used), then the oldest idle keep-alive
   ones; connections serving a request are never shed (a newcomer is refused instead).
 
-It is a subclass of uvicorn's own HTTP protocol (whichever ``http="auto"`` picks) and a listening socket
+It is a subclass of uvicorn's h11 HTTP protocol (see :func:`protocol_class`) and a listening socket
 whose ``accept()`` asks the guard first, so the event loop never hits ``EMFILE``.
 """
 
@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 _LOG = logging.getLogger("atoma_sdk.local")
 
@@ -162,7 +162,7 @@ class _CoalescingTransport:
 
 
 class _GuardMixin(asyncio.Protocol):
-    """Timers and phase tracking on top of uvicorn's HTTP protocol (h11 or httptools)."""
+    """Timers and phase tracking on top of uvicorn's h11 HTTP protocol."""
 
     guard: ConnectionGuard
     phase = _FRESH
@@ -229,8 +229,14 @@ class _GuardMixin(asyncio.Protocol):
 
 
 def protocol_class(guard: ConnectionGuard) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol class with the guard mixed in (pass it as ``uvicorn.Config(http=...)``)."""
-    return type("GuardedHTTPProtocol", (_GuardMixin, AutoHTTPProtocol), {"guard": guard})
+    """uvicorn's h11 protocol class with the guard mixed in (pass it as ``uvicorn.Config(http=...)``).
+
+    Always h11, even where httptools is installed (uvicorn's ``auto`` would pick it): h11 refuses a request
+    whose headers pass 16 KiB, while uvicorn's httptools protocol buffers header bytes without a bound until
+    the header timeout (24 MB in one second from a Python client over loopback). The node also parses alike
+    on every machine.
+    """
+    return type("GuardedHTTPProtocol", (_GuardMixin, H11Protocol), {"guard": guard})
 
 
 class GuardedListener(socket.socket):
@@ -273,7 +279,7 @@ class _RateLimited(logging.Filter):
 _NOISY = {
     # asyncio, should the process run out of descriptors despite the cap (other code opening files).
     "asyncio": "socket.accept() out of system resource",
-    # uvicorn, for every request h11/httptools cannot parse (the client gets a 400).
+    # uvicorn, for every request h11 cannot parse (the client gets a 400).
     "uvicorn.error": "Invalid HTTP request received.",
 }
 
