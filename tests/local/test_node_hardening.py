@@ -230,18 +230,24 @@ def _raw_response(sock: socket.socket) -> tuple[int, dict[str, Any]]:
     return status, json.loads(body)
 
 
+def _send_until_closed(sock: socket.socket, chunk: bytes, limit: int) -> int:
+    """Send ``chunk`` again and again until ``limit`` bytes or the node closes the connection; bytes sent."""
+    sent = 0
+    try:
+        while sent < limit:
+            sock.sendall(chunk)
+            sent += len(chunk)
+    except OSError:
+        pass  # the node closed the connection
+    return sent
+
+
 def test_an_endless_header_is_refused_at_16_kib(node: Child) -> None:
     # The node always parses with h11 (uvicorn's httptools protocol, which ``auto`` picks where httptools is
     # installed, buffers header bytes without a bound until the header timeout).
     with socket.create_connection(node.address, timeout=10) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
-        sent = 0
-        try:
-            while sent < 64 * 1024 * 1024:
-                sock.sendall(b"a" * 65536)
-                sent += 65536
-        except OSError:
-            pass  # the node closed the connection
+        sent = _send_until_closed(sock, b"a" * 65536, 64 * 1024 * 1024)
     print(f"endless header: closed after {sent >> 10} KiB sent")
     assert sent < 8 * 1024 * 1024  # h11 stops at 16 KiB; the rest sat in socket buffers
     sdk_chat(node.url)
@@ -256,13 +262,7 @@ def test_a_declared_200_mb_body_is_refused_before_it_is_read(node: Child) -> Non
         )
         status, body = _raw_response(sock)
         assert status == 413 and body["error"]["code"] == "REQUEST_ERROR"
-        sent = 0
-        try:
-            while sent < 200 * 1024 * 1024:
-                sock.sendall(b" " * 1048576)
-                sent += 1048576
-        except OSError:
-            pass  # the node closed the connection
+        sent = _send_until_closed(sock, b" " * 1048576, 200 * 1024 * 1024)
     assert sent < 200 * 1024 * 1024
     print(f"declared 200 MB body: 413, {sent >> 20} MiB sent, peak RSS +{node.peak_rss_kib() - before} KiB")
     assert node.peak_rss_kib() - before < 64 * 1024
