@@ -13,15 +13,13 @@ its functions (a build that hides them), :class:`PyNaClBindings` (PyNaCl's own c
 from __future__ import annotations
 
 import ctypes
-import threading
+import functools
 from typing import Any, Final
 
 __all__ = ["PyNaClBindings", "Sodium", "library"]
 
 _KEY_LEN: Final = 32
 _SIG_LEN: Final = 64
-_guard = threading.Lock()
-_loaded: list[Sodium | PyNaClBindings | None] = []
 
 
 class Sodium:
@@ -96,16 +94,9 @@ def _function(lib: ctypes.PyDLL, name: str, argtypes: list[type[ctypes._SimpleCD
     return function
 
 
+@functools.lru_cache(maxsize=1)
 def library() -> Sodium | PyNaClBindings | None:
     """PyNaCl's libsodium: called with the GIL held where its symbols are exported; None without PyNaCl."""
-    if not _loaded:
-        with _guard:
-            if not _loaded:
-                _loaded.append(_load())
-    return _loaded[0]
-
-
-def _load() -> Sodium | PyNaClBindings | None:
     try:
         import nacl._sodium  # type: ignore[import-not-found]  # PyNaCl's compiled libsodium
         import nacl.bindings  # initialises libsodium
