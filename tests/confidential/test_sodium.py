@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atoma_sdk.confidential import envelope, sodium
+from atoma_sdk.errors import KeyMismatchError
 
 nacl_bindings = pytest.importorskip("nacl.bindings")
 
@@ -100,3 +101,14 @@ def test_body_hash_in_pieces_is_blake2b_of_the_whole(size: int) -> None:
     # Bodies up to HASH_WITH_GIL_UP_TO are hashed in pieces that keep the GIL; the digest must not change.
     data = bytes(range(256)) * (size // 256) + bytes(size % 256)
     assert envelope.body_hash(data) == hashlib.blake2b(data, digest_size=32).digest()
+
+
+@pytest.mark.parametrize("without_pynacl", [False, True])
+def test_fresh_key_and_secret_either_way(monkeypatch: pytest.MonkeyPatch, without_pynacl: bool) -> None:
+    if without_pynacl:  # as without atoma-sdk[fast]: cryptography makes the key
+        monkeypatch.setattr(sodium, "library", lambda: None)
+    peer = X25519PrivateKey.generate()
+    public, shared = envelope.fresh_key_and_secret(envelope.public_key_bytes(peer))
+    assert peer.exchange(X25519PublicKey.from_public_bytes(public)) == shared
+    with pytest.raises(KeyMismatchError):
+        envelope.fresh_key_and_secret(bytes(32))

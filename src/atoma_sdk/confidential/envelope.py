@@ -133,11 +133,19 @@ def public_key_bytes(private: X25519PrivateKey) -> bytes:
 
 def derive_key(private: X25519PrivateKey, peer_public: bytes, salt: bytes) -> bytes:
     """The 32-byte AES key both sides derive: HKDF-SHA256(salt, X25519(private, peer), info="")."""
+    return _hkdf(_exchange(private, peer_public), salt)
+
+
+def _exchange(private: X25519PrivateKey, peer_public: bytes) -> bytes:
+    """X25519(private, peer_public) with cryptography; a low-order peer key is a KeyMismatchError."""
     try:
-        shared = private.exchange(X25519PublicKey.from_public_bytes(peer_public))
+        return private.exchange(X25519PublicKey.from_public_bytes(peer_public))
     except ValueError:
-        raise KeyMismatchError("the peer's X25519 public key is invalid (low order)") from None
-    return _hkdf(shared, salt)
+        raise _low_order() from None
+
+
+def _low_order() -> KeyMismatchError:
+    return KeyMismatchError("the peer's X25519 public key is invalid (low order)")
 
 
 def _hkdf(shared: bytes, salt: bytes) -> bytes:
@@ -151,17 +159,13 @@ def fresh_key_and_secret(peer_public: bytes) -> tuple[bytes, bytes]:
     peer key (an all-zero secret) with :class:`~atoma_sdk.errors.KeyMismatchError`.
     """
     lib = sodium.library()
-    if lib is not None:
-        pair = lib.key_and_secret(peer_public)
-        if pair is None:
-            raise KeyMismatchError("the peer's X25519 public key is invalid (low order)")
-        return pair
-    private = X25519PrivateKey.generate()
-    try:
-        shared = private.exchange(X25519PublicKey.from_public_bytes(peer_public))
-    except ValueError:
-        raise KeyMismatchError("the peer's X25519 public key is invalid (low order)") from None
-    return public_key_bytes(private), shared
+    if lib is None:
+        private = X25519PrivateKey.generate()
+        return public_key_bytes(private), _exchange(private, peer_public)
+    pair = lib.key_and_secret(peer_public)
+    if pair is None:
+        raise _low_order()
+    return pair
 
 
 def seal(key: bytes, nonce: bytes, plaintext: bytes) -> bytes:
